@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Delivery benchmarks, all on 127.0.0.1:
+
+1. the raw POST rate to the benchmark receiver (wrk, one-event messages):
+   the baseline of the same run;
+2. draining a stored backlog: batch size 1 and 100, fan-out 1 and 10
+   (events are ingested with --role api, then growhook restarts with
+   delivery on and the time to drain is measured), with peak RSS;
+3. ingest-to-receipt latency at 1,000 events/s offered (p50/p99), measured
+   by the receiver from the send time the client writes into msisdn.
+
+  python3 bench/delivery_bench.py [--backlog 1000000] [--backlog-batch1 100000]"""
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+
+from common import ROOT, TOKEN, Growhook, event, median, wrk
+
+
+class ReceiverProc:
+    def __init__(self, base_us=0):
+        self.proc = subprocess.Popen([os.path.join(ROOT, "build", "receiver"), str(base_us)],
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline().split()[1])
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+
+    def stats(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request("GET", "/stats")
+        return json.loads(c.getresponse().read())
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0
+
+
+def ingest_backlog(g, account, n):
+    body = json.dumps({"events": [event(i) for i in range(1000)]})
+    host, port = g.base.replace("http://", "").split(":")
+    left = n
+
+    def worker(count):
+        c = http.client.HTTPConnection(host, int(port), timeout=120)
+        for _ in range(count):
+            c.request("POST", f"/v1/accounts/{account}/events", body,
+                      {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            assert r.status == 202, r.status
+    per = [left // 1000 // 2, left // 1000 - left // 1000 // 2]
+    ts = [threading.Thread(target=worker, args=(k,)) for k in per]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+
+
+def drain(batch, fanout, n):
+    rx = ReceiverProc()
+    data_dir = tempfile.mkdtemp(prefix="gh-drain-")
+    g = Growhook("--role", "api", data_dir=data_dir)
+    account, key = g.account()
+    for i in range(fanout):
+        g.call("POST", "/v1/webhooks", {"name": f"w{i}", "url": rx.url, "batch_max_events": batch}, token=key)
+    t0 = time.time()
+    ingest_backlog(g, account, n)
+    ingest_s = time.time() - t0
+    g.proc.terminate()
+    g.proc.wait()
+    g = Growhook("--max-in-flight", "256", data_dir=data_dir)
+    start = time.time()
+    peak = 0.0
+    want = n * fanout
+    while True:
+        peak = max(peak, rss_mib(g.proc.pid))
+        got = rx.stats()["events"]
+        if got >= want:
+            break
+        if time.time() - start > 900:
+            print(f"  drain timed out at {got}/{want}")
+            break
+        time.sleep(0.2)
+    elapsed = time.time() - start
+    stats = rx.stats()
+    g.stop()
+    rx.stop()
+    return want / elapsed, peak, stats["requests"], ingest_s
+
+
+def latency(rate, seconds):
+    base_us = int(time.time() * 1e6)
+    rx = ReceiverProc(base_us)
+    g = Growhook()
+    account, key = g.account()
+    g.call("POST", "/v1/webhooks", {"name": "lat", "url": rx.url, "batch_max_events": 100}, token=key)
+    host, port = g.base.replace("http://", "").split(":")
+    threads = 8
+    per_thread = rate / threads
+    stop_at = time.time() + seconds
+
+    def worker():
+        c = http.client.HTTPConnection(host, int(port), timeout=30)
+        nxt = time.time()
+        while time.time() < stop_at:
+            nxt += 1 / per_thread
+            e = event(0)
+            e["contact"]["msisdn"] = int(time.time() * 1e6) - base_us
+            c.request("POST", f"/v1/accounts/{account}/events", json.dumps(e),
+                      {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            delay = nxt - time.time()
+            if delay > 0:
+                time.sleep(delay)
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    time.sleep(1)
+    s = rx.stats()
+    g.stop()
+    rx.stop()
+    return s["events"] / seconds, s["p50_ms"], s["p99_ms"], s["max_ms"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backlog", type=int, default=1_000_000)
+    ap.add_argument("--backlog-batch1", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+
+    # 1. Baseline: raw POST rate of one-event messages to the same receiver.
+    tmp = tempfile.mkdtemp()
+    msg = os.path.join(tmp, "msg.json")
+    with open(msg, "w") as f:
+        json.dump({"batch_id": "bat_x", "webhook_id": "wh_x", "account_id": "acc_x", "test": False,
+                   "events": [{"id": "evt_x", "type": "contact.subscribed", "occurred_at": "2024-09-26T00:08:18.161Z",
+                               "data": event(1)["contact"]}]}, f)
+    raws = []
+    for _ in range(args.runs):
+        rx = ReceiverProc()
+        raws.append(wrk(rx.url, msg, "x", 64, 5, threads=1)[0])
+        rx.stop()
+    raw = median(raws)
+    print(f"raw POST rate (wrk, 64 connections, 1-event messages): median {raw:,.0f}/s runs={[round(r) for r in raws]}")
+
+    # 2. Draining a backlog.
+    for batch, fanout, n in ((1, 1, args.backlog_batch1), (100, 1, args.backlog), (100, 10, args.backlog // 10)):
+        rates, peaks = [], []
+        for _ in range(args.runs if n <= 200_000 else 1):
+            rate, peak, reqs, ingest_s = drain(batch, fanout, n)
+            rates.append(rate)
+            peaks.append(peak)
+        r = median(rates)
+        line = (f"drain batch {batch:3d} fan-out {fanout:2d}, {n:,} events pending: median {r:,.0f} events/s delivered, "
+                f"peak RSS {max(peaks):.0f} MiB (ingested in {ingest_s:.1f} s)")
+        if batch == 1:
+            line += f", ratio to raw POST rate {r / raw:.2f}"
+        print(line + f" runs={[round(x) for x in rates]}")
+
+    # 3. Latency at 1,000 events/s offered.
+    got, p50, p99, mx = latency(1000, 15)
+    print(f"ingest-to-receipt at 1,000 events/s offered: {got:,.0f} events/s received, p50 {p50:.2f} ms, "
+          f"p99 {p99:.2f} ms, max {mx:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Ingest throughput and acknowledgement latency against a running growhook,
+next to the raw SQLite limit measured in the same run.
+
+  python3 bench/ingest_bench.py [--seconds 10] [--runs 3]
+
+Modes: bulk requests of 100 events (8 connections) and single-event requests
+(64 connections), with 1 and 10 webhooks subscribed. growhook runs with
+--role api, so that delivery does not compete for the two cores: this
+measures ingestion alone (delivery has its own benchmark)."""
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+
+from common import ROOT, Growhook, event, median, wrk
+
+
+def raw_sqlite(seconds, event_file):
+    out = subprocess.run([os.path.join(ROOT, "build", "sqlite_raw"), tempfile.mkdtemp(prefix="gh-raw-"),
+                          str(seconds), event_file], capture_output=True, text=True, check=True).stdout
+    return float(out.split()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="gh-bench-")
+    single = os.path.join(tmp, "single.json")
+    bulk = os.path.join(tmp, "bulk.json")
+    with open(single, "w") as f:
+        json.dump(event(1), f)
+    with open(bulk, "w") as f:
+        json.dump({"events": [event(i) for i in range(100)]}, f)
+    print(f"event size: {os.path.getsize(single)} bytes; bulk body: {os.path.getsize(bulk)} bytes")
+
+    raws = [raw_sqlite(args.seconds / 2, single) for _ in range(args.runs)]
+    raw = median(raws)
+    print(f"raw SQLite (1000-row transactions, synchronous=FULL): median {raw:,.0f} rows/s  runs={[round(r) for r in raws]}")
+
+    results = {}
+    for fanout in (1, 10):
+        for mode, body, conns, per in (("bulk100", bulk, 8, 100), ("single", single, 64, 1)):
+            runs = []
+            for _ in range(args.runs):
+                g = Growhook("--role", "api")
+                try:
+                    acc, key = g.account()
+                    for i in range(fanout):
+                        g.call("POST", "/v1/webhooks", {"name": f"w{i}", "url": f"https://example.com/h{i}"}, token=key)
+                    rps, p50, p99, bad, errs = wrk(f"{g.base}/v1/accounts/{acc}/events", body, "bench-platform-token-0123456789", conns, args.seconds)
+                    if bad:
+                        print(f"  warning: {bad} non-2xx answers {errs}")
+                    stored = g.metrics().get("growhook_events_ingested_total", 0)
+                    runs.append((rps * per, p50, p99, stored))
+                finally:
+                    g.stop()
+            eps = median([r[0] for r in runs])
+            p50 = median([r[1] for r in runs])
+            p99 = median([r[2] for r in runs])
+            results[(fanout, mode)] = eps
+            ratio = eps / raw
+            print(f"fan-out {fanout:2d} {mode:8s}: median {eps:,.0f} events/s  ack p50 {p50:.2f} ms  p99 {p99:.2f} ms  "
+                  f"ratio to raw SQLite {ratio:.2f}  runs={[round(r[0]) for r in runs]}")
+    print(f"fan-out 10 vs 1 (bulk): {results[(10, 'bulk100')] / results[(1, 'bulk100')]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

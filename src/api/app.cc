@@ -1,0 +1,161 @@
+#include "api/app.h"
+
+#include <spdlog/spdlog.h>
+
+#include "api/problem.h"
+#include "common/crypto.h"
+#include "common/ids.h"
+
+namespace growhook::api {
+namespace {
+
+App::Parts split_path(const std::string& path) {
+  App::Parts parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) parts.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return parts;
+}
+
+std::string bearer(const Request& req) {
+  std::string_view a = req.authorization;
+  if (a.size() > 7 && (a.substr(0, 7) == "Bearer " || a.substr(0, 7) == "bearer ")) return std::string(a.substr(7));
+  return {};
+}
+
+Response method_not_allowed(const char* allowed) {
+  auto r = problem(405, std::string("this path accepts ") + allowed);
+  r.headers.emplace_back("Allow", allowed);
+  return r;
+}
+
+}  // namespace
+
+App::App(Store& store, GroupCommitter& committer, Transport& transport, const Clock& clock, Metrics& metrics,
+         DeliveryEngine* engine, std::string platform_token_hash, AppOptions options)
+    : store_(store),
+      committer_(committer),
+      transport_(transport),
+      clock_(clock),
+      metrics_(metrics),
+      engine_(engine),
+      platform_token_hash_(std::move(platform_token_hash)),
+      options_(std::move(options)) {}
+
+bool App::platform_authorized(const Request& req) const {
+  std::string token = bearer(req);
+  if (token.empty()) return false;
+  return crypto::constant_time_equal(crypto::sha256_hex(token), platform_token_hash_);
+}
+
+Result<Account> App::account_for(const Request& req) {
+  std::string token = bearer(req);
+  if (token.empty()) return Error::not_found("missing");
+  std::string hash = crypto::sha256_hex(token);
+  {
+    std::lock_guard lock(key_cache_mu_);
+    if (auto it = key_cache_.find(hash); it != key_cache_.end()) return it->second;
+  }
+  auto a = store_.account_by_key_hash(hash);
+  if (!a.ok()) return a;
+  std::lock_guard lock(key_cache_mu_);
+  if (key_cache_.size() > 100'000) key_cache_.clear();
+  key_cache_.emplace(hash, *a);
+  return a;
+}
+
+void App::handle(Request&& req, Responder respond) {
+  auto parts = split_path(req.path);
+  try {
+    route(req, parts, respond);
+  } catch (const std::exception& e) {
+    spdlog::error("msg=\"handler threw\" path=\"{}\" error=\"{}\"", req.path, e.what());
+    respond(problem(500, "internal error; the operator's log has the details"));
+  }
+}
+
+void App::route(Request& req, const Parts& p, Responder& respond) {
+  const std::string& m = req.method;
+  const size_t n = p.size();
+  if (n == 0 || p[0] != "v1") {
+    if (n == 1 && p[0] == "healthz") return respond(healthz());
+    if (n == 1 && p[0] == "readyz") return respond(readyz());
+    if (n == 1 && p[0] == "metrics") return respond(metrics());
+    if (m != "GET" && m != "HEAD") return respond(method_not_allowed("GET"));
+    return respond(asset(req.path));
+  }
+  if (!options_.serve_api) return respond(problem(404, "this node runs with --role worker: no API here"));
+  if (n < 2) return respond(problem(404, "no such path: " + req.path));
+  for (size_t i = 1; i < n; ++i) {
+    if (!is_valid_id(p[i])) return respond(problem(404, "no such path: " + req.path));
+  }
+  // Platform routes.
+  if (n >= 2 && p[1] == "accounts") {
+    if (!platform_authorized(req)) {
+      auto r = problem(401, "send the platform token as 'Authorization: Bearer <token>'");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return respond(std::move(r));
+    }
+    if (n == 2) return respond(m == "POST" ? create_account(req) : method_not_allowed("POST"));
+    if (n == 4 && p[3] == "events") {
+      if (m != "POST") return respond(method_not_allowed("POST"));
+      return ingest(req, p[2], std::move(respond));
+    }
+    return respond(problem(404, "no such path: " + req.path));
+  }
+  // Account routes.
+  auto account = account_for(req);
+  if (!account.ok()) {
+    if (account.error().code != ErrorCode::kNotFound) return respond(problem_from(account.error()));
+    auto r = problem(401, "send the account's API key as 'Authorization: Bearer <key>'");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return respond(std::move(r));
+  }
+  const Account& a = *account;
+  if (n == 2 && p[1] == "account") {
+    if (m != "GET") return respond(method_not_allowed("GET"));
+    return respond(json_response(200, {{"id", a.id}, {"name", a.name}}));
+  }
+  if (n == 2 && p[1] == "sample-event") {
+    if (m != "GET") return respond(method_not_allowed("GET"));
+    return respond(json_response(200, {{"type", "contact.subscribed"},
+                                       {"data", nlohmann::json::parse(sample_contact_json())}}));
+  }
+  if (p[1] == "webhooks") {
+    if (n == 2) {
+      if (m == "GET") return respond(list_webhooks(a, req));
+      if (m == "POST") return respond(create_webhook(a, req));
+      return respond(method_not_allowed("GET, POST"));
+    }
+    const std::string& id = p[2];
+    if (n == 3) {
+      if (m == "GET") return respond(get_webhook(a, id));
+      if (m == "PATCH") return respond(patch_webhook(a, id, req));
+      if (m == "DELETE") return respond(delete_webhook(a, id));
+      return respond(method_not_allowed("GET, PATCH, DELETE"));
+    }
+    if (n == 4) {
+      const std::string& action = p[3];
+      if (action == "batches") return respond(m == "GET" ? list_batches(a, id, req) : method_not_allowed("GET"));
+      if (action == "secret") return respond(m == "GET" ? get_secret(a, id) : method_not_allowed("GET"));
+      if (m != "POST") return respond(method_not_allowed("POST"));
+      if (action == "test") return test_webhook(a, id, req, std::move(respond));
+      if (action == "rotate-secret") return respond(rotate_secret(a, id, req));
+      if (action == "retry-failed") return respond(retry_failed(a, id));
+      if (action == "enable") return respond(set_enabled(a, id, true));
+      if (action == "disable") return respond(set_enabled(a, id, false));
+    }
+  }
+  if (p[1] == "batches" && n >= 3) {
+    if (n == 3) return respond(m == "GET" ? get_batch(a, p[2]) : method_not_allowed("GET"));
+    if (n == 4 && p[3] == "retry") return respond(m == "POST" ? retry_batch(a, p[2]) : method_not_allowed("POST"));
+  }
+  respond(problem(404, "no such path: " + req.path));
+}
+
+}  // namespace growhook::api

@@ -1,0 +1,84 @@
+// The HTTP API: routing, authentication, and the handlers of every route of
+// the SPEC. Handlers run on the HTTP server's threads; ingestion answers
+// asynchronously once the group committer has committed.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "api/http.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "delivery/engine.h"
+#include "delivery/transport.h"
+#include "domain/event.h"
+#include "ingest/group_committer.h"
+#include "store/store.h"
+
+namespace growhook::api {
+
+struct AppOptions {
+  IngestLimits ingest;
+  Timeouts test_timeouts;
+  int64_t default_rotation_grace_ms = 24 * 3'600'000LL;
+  int64_t readiness_stall_ms = 30'000;  // the delivery loop must have turned within this
+  AddressGuard guard;                   // literal IP URLs are checked at creation too
+  bool serve_api = true;                // false on --role worker: only the ops routes
+};
+
+class App {
+ public:
+  App(Store& store, GroupCommitter& committer, Transport& transport, const Clock& clock, Metrics& metrics,
+      DeliveryEngine* engine, std::string platform_token_hash, AppOptions options);
+
+  void handle(Request&& req, Responder respond);
+
+  // Route handlers; `parts` are the path's segments.
+  using Parts = std::vector<std::string>;
+
+ private:
+  struct Ctx;
+  void route(Request& req, const Parts& parts, Responder& respond);
+  bool platform_authorized(const Request& req) const;
+  Result<Account> account_for(const Request& req);
+
+  // ingest_routes.cc
+  void ingest(Request& req, const std::string& account_id, Responder respond);
+  Response create_account(const Request& req);
+  // webhook_routes.cc
+  Response list_webhooks(const Account& a, const Request& req);
+  Response create_webhook(const Account& a, const Request& req);
+  Response get_webhook(const Account& a, const std::string& id);
+  Response patch_webhook(const Account& a, const std::string& id, const Request& req);
+  Response set_enabled(const Account& a, const std::string& id, bool enabled);
+  Response delete_webhook(const Account& a, const std::string& id);
+  Response get_secret(const Account& a, const std::string& id);
+  Response rotate_secret(const Account& a, const std::string& id, const Request& req);
+  void test_webhook(const Account& a, const std::string& id, const Request& req, Responder respond);
+  // batch_routes.cc
+  Response list_batches(const Account& a, const std::string& webhook_id, const Request& req);
+  Response get_batch(const Account& a, const std::string& id);
+  Response retry_batch(const Account& a, const std::string& id);
+  Response retry_failed(const Account& a, const std::string& webhook_id);
+  // ops_routes.cc
+  Response healthz();
+  Response readyz();
+  Response metrics();
+  Response asset(const std::string& path);
+
+  Store& store_;
+  GroupCommitter& committer_;
+  Transport& transport_;
+  const Clock& clock_;
+  Metrics& metrics_;
+  DeliveryEngine* engine_;
+  std::string platform_token_hash_;
+  AppOptions options_;
+  std::mutex key_cache_mu_;
+  std::unordered_map<std::string, Account> key_cache_;  // sha256 hex of a key → account
+};
+
+}  // namespace growhook::api

@@ -1,0 +1,63 @@
+// The HTTP server seam: a request as the handlers see it, a response, and a
+// responder that may be called from any thread, exactly once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace growhook::api {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // without the query
+  std::string query;   // after '?', undecoded
+  std::string body;
+  std::string content_type;
+  std::string authorization;
+  std::string remote;  // peer address, for logs
+
+  // The decoded value of a query parameter, or empty.
+  std::string query_param(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Called once with the response; safe from any thread.
+using Responder = std::function<void(Response)>;
+using Handler = std::function<void(Request&&, Responder)>;
+
+struct ServerLimits {
+  size_t max_body_bytes = 4 << 20;
+  size_t max_header_bytes = 16 << 10;
+  int read_timeout_s = 30;      // whole request, headers and body
+  int idle_timeout_s = 60;      // keep-alive between requests
+  int max_connections = 4096;
+};
+
+// Runs an HTTP/1.1 server on its own threads. Thread-safe start/stop.
+class HttpServer {
+ public:
+  virtual ~HttpServer() = default;
+  // The port actually bound (useful with port 0).
+  virtual uint16_t port() const = 0;
+  virtual std::string host() const = 0;
+  // Stops accepting, closes idle connections, waits for the threads.
+  virtual void stop() = 0;
+};
+
+// Binds host:port and starts `threads` threads. Fails with a message when
+// the address cannot be bound.
+std::unique_ptr<HttpServer> start_http_server(const std::string& host, uint16_t port, int threads,
+                                              const ServerLimits& limits, Handler handler, std::string* error);
+
+}  // namespace growhook::api

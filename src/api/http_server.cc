@@ -1,0 +1,284 @@
+// Boost.Beast HTTP/1.1 server, after Beast's advanced server example: a
+// strand per connection, a timeout on every read, a body and header limit,
+// one request at a time per connection (the next is read once the answer
+// is written), and a bound on connections.
+#include <optional>
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "api/http.h"
+
+namespace growhook::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+class Server;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Server& server);
+  ~Session();
+  void run() {
+    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+ private:
+  void do_read();
+  void on_read(beast::error_code ec, size_t);
+  void respond(Response r);
+  void on_write(bool close, beast::error_code ec, size_t);
+  void send_error(http::status status, std::string_view detail);
+  void write(http::response<http::string_body> res);
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<http::response<http::string_body>> res_;
+  Server& server_;
+  bool keep_alive_ = false;
+  unsigned version_ = 11;
+  bool first_ = true;
+};
+
+class Server final : public HttpServer {
+ public:
+  Server(const ServerLimits& limits, Handler handler)
+      : limits_(limits), handler_(std::move(handler)), acceptor_(asio::make_strand(ioc_)) {}
+
+  bool listen(const std::string& host, uint16_t port, std::string* error) {
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(host, ec);
+    if (ec) {
+      *error = "cannot listen on " + host + ": not an IP address (use e.g. 127.0.0.1 or 0.0.0.0)";
+      return false;
+    }
+    tcp::endpoint ep(addr, port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      *error = "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message();
+      return false;
+    }
+    port_ = acceptor_.local_endpoint().port();
+    host_ = host;
+    return true;
+  }
+
+  void start(int threads) {
+    do_accept();
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  }
+
+  uint16_t port() const override { return port_; }
+  std::string host() const override { return host_; }
+
+  void stop() override {
+    if (stopped_.exchange(true)) return;
+    asio::post(acceptor_.get_executor(), [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+    });
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+  }
+
+  ~Server() override { stop(); }
+
+  const ServerLimits& limits() const { return limits_; }
+  Handler& handler() { return handler_; }
+  std::atomic<int> connections{0};
+
+ private:
+  void do_accept() {
+    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (!acceptor_.is_open()) return;
+      } else if (connections.load() >= limits_.max_connections) {
+        beast::error_code ignored;
+        socket.close(ignored);
+      } else {
+        std::make_shared<Session>(std::move(socket), *this)->run();
+      }
+      if (acceptor_.is_open()) do_accept();
+    });
+  }
+
+  ServerLimits limits_;
+  Handler handler_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  std::string host_;
+  std::atomic<bool> stopped_{false};
+};
+
+Session::Session(tcp::socket&& socket, Server& server) : stream_(std::move(socket)), server_(server) {
+  server_.connections++;
+}
+
+Session::~Session() { server_.connections--; }
+
+void Session::do_read() {
+  parser_.emplace();
+  parser_->body_limit(server_.limits().max_body_bytes);
+  parser_->header_limit(static_cast<uint32_t>(server_.limits().max_header_bytes));
+  stream_.expires_after(std::chrono::seconds(first_ ? server_.limits().read_timeout_s
+                                                    : server_.limits().idle_timeout_s));
+  http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+}
+
+void Session::on_read(beast::error_code ec, size_t) {
+  first_ = false;
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset ||
+      ec == asio::error::operation_aborted) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    return;
+  }
+  if (ec == http::error::body_limit) {
+    keep_alive_ = false;
+    return send_error(http::status::payload_too_large,
+                      "request body is larger than " + std::to_string(server_.limits().max_body_bytes) +
+                          " bytes; send fewer events per request");
+  }
+  if (ec == http::error::header_limit) {
+    keep_alive_ = false;
+    return send_error(http::status::request_header_fields_too_large, "request headers are too large");
+  }
+  if (ec) {
+    keep_alive_ = false;
+    return send_error(http::status::bad_request, "malformed HTTP request: " + ec.message());
+  }
+  auto msg = parser_->release();
+  keep_alive_ = msg.keep_alive();
+  version_ = msg.version();
+  Request req;
+  req.method = std::string(msg.method_string());
+  std::string_view target = msg.target();
+  auto q = target.find('?');
+  req.path = url_decode(target.substr(0, q));
+  if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+  req.content_type = std::string(msg[http::field::content_type]);
+  req.authorization = std::string(msg[http::field::authorization]);
+  req.body = std::move(msg.body());
+  beast::error_code rec;
+  auto ep = stream_.socket().remote_endpoint(rec);
+  if (!rec) req.remote = ep.address().to_string();
+  // Nothing is read while a request is being answered.
+  stream_.expires_never();
+  auto self = shared_from_this();
+  server_.handler()(std::move(req), [self](Response r) {
+    asio::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->respond(std::move(r)); });
+  });
+}
+
+void Session::respond(Response r) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version_};
+  res.set(http::field::server, "growhook/" GROWHOOK_VERSION);
+  res.set(http::field::content_type, r.content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
+  for (auto& [k, v] : r.headers) res.set(k, v);
+  res.body() = std::move(r.body);
+  res.keep_alive(keep_alive_);
+  res.prepare_payload();
+  write(std::move(res));
+}
+
+void Session::send_error(http::status status, std::string_view detail) {
+  http::response<http::string_body> res{status, version_};
+  res.set(http::field::server, "growhook/" GROWHOOK_VERSION);
+  res.set(http::field::content_type, "application/problem+json");
+  std::string body = "{\"type\":\"about:blank\",\"title\":\"";
+  body += std::string(http::obsolete_reason(status));
+  body += "\",\"status\":" + std::to_string(static_cast<int>(status)) + ",\"detail\":\"";
+  for (char c : detail) {
+    if (c == '"' || c == '\\') body += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) body += c;
+  }
+  body += "\"}";
+  res.body() = std::move(body);
+  res.keep_alive(false);
+  res.prepare_payload();
+  write(std::move(res));
+}
+
+void Session::write(http::response<http::string_body> res) {
+  res_ = std::make_shared<http::response<http::string_body>>(std::move(res));
+  bool close = res_->need_eof();
+  stream_.expires_after(std::chrono::seconds(server_.limits().read_timeout_s));
+  http::async_write(stream_, *res_, beast::bind_front_handler(&Session::on_write, shared_from_this(), close));
+}
+
+void Session::on_write(bool close, beast::error_code ec, size_t) {
+  res_.reset();
+  if (ec) return;
+  if (close) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    return;
+  }
+  do_read();
+}
+
+}  // namespace
+
+std::string Request::query_param(std::string_view name) const {
+  std::string_view q = query;
+  while (!q.empty()) {
+    auto amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    auto eq = pair.find('=');
+    if (url_decode(pair.substr(0, eq)) == name) {
+      return eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    q.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+std::unique_ptr<HttpServer> start_http_server(const std::string& host, uint16_t port, int threads,
+                                              const ServerLimits& limits, Handler handler, std::string* error) {
+  auto server = std::make_unique<Server>(limits, std::move(handler));
+  if (!server->listen(host, port, error)) return nullptr;
+  server->start(threads);
+  return server;
+}
+
+}  // namespace growhook::api

@@ -1,0 +1,183 @@
+#include "cli/serve.h"
+
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "api/app.h"
+#include "common/crypto.h"
+#include "common/ids.h"
+#include "delivery/engine.h"
+#include "delivery/retention.h"
+#include "ingest/group_committer.h"
+#include "store/postgres_store.h"
+#include "store/sqlite_store.h"
+
+namespace growhook {
+namespace {
+
+constexpr const char* kTokenMetaKey = "platform_token_sha256";
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("growhook");
+  spdlog::set_default_logger(logger);
+  // logfmt: one line an event, key=value, UTC timestamps.
+  spdlog::set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::flush_on(spdlog::level::info);
+}
+
+// The platform token: from the environment, or generated on first start and
+// printed once; only its SHA-256 is stored.
+Result<std::string> platform_token_hash(Store& store, std::string* printed_token) {
+  if (const char* env = std::getenv("GROWHOOK_PLATFORM_TOKEN"); env && *env) {
+    if (std::strlen(env) < 16) return Error::invalid("GROWHOOK_PLATFORM_TOKEN must be at least 16 characters");
+    return crypto::sha256_hex(env);
+  }
+  auto stored = store.get_meta(kTokenMetaKey);
+  if (!stored.ok()) return stored.error();
+  if (*stored) return **stored;
+  std::string token = "ghp_" + crypto::base64url_encode(crypto::random_bytes(32));
+  std::string hash = crypto::sha256_hex(token);
+  if (auto s = store.set_meta(kTokenMetaKey, hash); !s.ok()) return s.error();
+  *printed_token = token;
+  return hash;
+}
+
+Result<std::unique_ptr<Store>> open_store(const ServeConfig& c) {
+  if (!c.database.empty()) {
+    if (c.database.rfind("postgresql://", 0) != 0 && c.database.rfind("postgres://", 0) != 0)
+      return Error::invalid("--database must be a postgresql:// URL");
+    return open_postgres_store(c.database, c.pg_pool_size);
+  }
+  return open_sqlite_store(c.data_dir);
+}
+
+sigset_t shutdown_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+}  // namespace
+
+int serve(const ServeConfig& c) {
+  // Block the shutdown signals before any thread starts, so every thread
+  // inherits the mask and only sigwait below receives them.
+  sigset_t signals = shutdown_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  setup_logging(c.log_level);
+
+  auto guard_ranges = parse_cidr_list(c.allow_targets);
+  if (!guard_ranges.ok()) {
+    std::fprintf(stderr, "growhook: --allow-targets: %s\n", guard_ranges.error().message.c_str());
+    return 2;
+  }
+  auto delays = parse_delays(c.retry_delays);
+  if (!delays.ok()) {
+    std::fprintf(stderr, "growhook: %s\n", delays.error().message.c_str());
+    return 2;
+  }
+  auto store = open_store(c);
+  if (!store.ok()) {
+    std::fprintf(stderr, "growhook: %s\n", store.error().message.c_str());
+    return 1;
+  }
+  std::string new_token;
+  auto token_hash = platform_token_hash(**store, &new_token);
+  if (!token_hash.ok()) {
+    std::fprintf(stderr, "growhook: %s\n", token_hash.error().message.c_str());
+    return 1;
+  }
+  const bool single_node = c.database.empty();
+  std::string owner = c.node_id.empty() ? new_id("node", SystemClock().now_ms()) : c.node_id;
+  if (single_node) {
+    // Nobody else can hold a lease on this data folder: whatever was in
+    // flight when the last process died is due again now.
+    if (auto s = (*store)->release_leases(""); !s.ok()) {
+      std::fprintf(stderr, "growhook: %s\n", s.error().message.c_str());
+      return 1;
+    }
+  }
+
+  SystemClock clock;
+  Metrics metrics;
+  CurlTransportOptions topts;
+  topts.guard = AddressGuard(*guard_ranges);
+  topts.max_response_bytes = c.max_response_bytes;
+  auto transport = make_curl_transport(topts);
+
+  DeliveryOptions dopts;
+  dopts.owner = owner;
+  dopts.max_in_flight = c.max_in_flight;
+  dopts.per_webhook_in_flight = c.per_webhook_in_flight;
+  dopts.timeouts = {c.connect_timeout_ms, c.request_timeout_ms};
+  dopts.retry.delays_ms = *delays;
+  dopts.retry.retry_after_cap_ms = c.retry_after_cap_ms;
+  DeliveryEngine engine(**store, *transport, clock, metrics, dopts);
+
+  GroupCommitter committer(**store, {}, [&engine] { engine.wake(); });
+  if (auto* notifier = dynamic_cast<WorkNotifier*>(store->get())) notifier->on_new_work([&engine] { engine.wake(); });
+
+  api::AppOptions aopts;
+  aopts.ingest.max_events = c.max_events_per_request;
+  aopts.test_timeouts = dopts.timeouts;
+  aopts.guard = AddressGuard(*guard_ranges);
+  aopts.serve_api = c.role != "worker";
+  const bool deliver = c.role != "api";
+  api::App app(**store, committer, *transport, clock, metrics, deliver ? &engine : nullptr, *token_hash, aopts);
+
+  api::ServerLimits limits;
+  limits.max_body_bytes = c.max_body_bytes;
+  std::string host = c.listen.substr(0, c.listen.rfind(':'));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = std::atoi(c.listen.substr(c.listen.rfind(':') + 1).c_str());
+  std::string error;
+  auto server = api::start_http_server(
+      host, static_cast<uint16_t>(port), c.threads, limits,
+      [&app](api::Request&& r, api::Responder respond) { app.handle(std::move(r), std::move(respond)); }, &error);
+  if (!server) {
+    std::fprintf(stderr, "growhook: %s\n", error.c_str());
+    return 1;
+  }
+  if (deliver) engine.start();
+  RetentionOptions ropts;
+  ropts.delivered_ms = c.retention_delivered_ms;
+  ropts.failed_ms = c.retention_failed_ms;
+  Retention retention(**store, clock, metrics, ropts);
+  if (deliver) retention.start();
+
+  std::string base = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                     std::to_string(server->port());
+  std::printf("growhook %s listening on %s\n", GROWHOOK_VERSION, base.c_str());
+  std::printf("  API:  %s/v1\n  Page: %s/\n", base.c_str(), base.c_str());
+  std::printf("  Store: %s\n", single_node ? ("SQLite in " + c.data_dir).c_str() : "PostgreSQL");
+  if (!new_token.empty()) {
+    std::printf("  Platform token (shown once; only its hash is kept): %s\n", new_token.c_str());
+  }
+  std::fflush(stdout);
+  spdlog::info("msg=\"started\" listen={} node={} role={}", base, owner, c.role);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("msg=\"shutting down\" signal={}", sig);
+  // Commit what ingestion holds and answer it, then stop the server, then
+  // let deliveries in hand finish and record them.
+  committer.stop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server->stop();
+  retention.stop();
+  engine.stop(c.shutdown_grace_ms);
+  transport->stop();
+  spdlog::info("msg=\"stopped\"");
+  return 0;
+}
+
+}  // namespace growhook

@@ -1,0 +1,36 @@
+// `growhook serve`: the API, the page and the delivery workers in one process.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace growhook {
+
+struct ServeConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./growhook-data";
+  std::string database;            // postgresql:// URL; empty: SQLite in data_dir
+  std::string allow_targets;       // CIDR list opened in the address guard
+  std::string retry_delays = "10s,1m,5m";
+  std::string node_id;             // lease owner; empty: generated
+  std::string log_level = "info";
+  std::string role = "all";        // all | api (no delivery) | worker (no API, ops routes only)
+  int threads = 4;                 // HTTP threads
+  int max_in_flight = 256;
+  int per_webhook_in_flight = 4;
+  int64_t connect_timeout_ms = 5'000;
+  int64_t request_timeout_ms = 15'000;
+  int64_t retry_after_cap_ms = 3'600'000;
+  int64_t retention_delivered_ms = 7 * 86'400'000LL;
+  int64_t retention_failed_ms = 30 * 86'400'000LL;
+  int64_t shutdown_grace_ms = 10'000;
+  size_t max_events_per_request = 1000;
+  size_t max_body_bytes = 4 << 20;
+  size_t max_response_bytes = 64 << 10;
+  int pg_pool_size = 8;
+};
+
+// Runs until SIGTERM or SIGINT; returns the process exit code.
+int serve(const ServeConfig& config);
+
+}  // namespace growhook

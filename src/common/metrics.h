@@ -1,0 +1,53 @@
+// Counters, gauges and histograms rendered as Prometheus text. Lock-free to
+// update; render() takes a consistent-enough snapshot for scraping.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace growhook {
+
+class Histogram {
+ public:
+  // Upper bounds in seconds, ascending.
+  explicit Histogram(std::vector<double> bounds);
+  void observe(double seconds);
+  void render(std::string& out, const std::string& name, const std::string& help) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<std::atomic<uint64_t>> counts_;  // one per bound, plus +Inf
+  std::atomic<uint64_t> sum_us_{0};
+  std::atomic<uint64_t> total_{0};
+};
+
+struct Metrics {
+  std::atomic<uint64_t> events_ingested{0};
+  std::atomic<uint64_t> events_duplicate{0};
+  std::atomic<uint64_t> ingest_requests_ok{0};
+  std::atomic<uint64_t> ingest_requests_invalid{0};
+  std::atomic<uint64_t> ingest_requests_unavailable{0};
+  std::atomic<uint64_t> batches_delivered{0};
+  std::atomic<uint64_t> batches_failed{0};
+  std::atomic<uint64_t> batches_created{0};
+  std::atomic<uint64_t> events_delivered{0};
+  std::atomic<uint64_t> attempts_ok{0};
+  std::atomic<uint64_t> attempts_http_error{0};
+  std::atomic<uint64_t> attempts_transport_error{0};
+  std::atomic<uint64_t> webhooks_disabled{0};
+  std::atomic<uint64_t> delivery_loop_turns{0};
+  std::atomic<uint64_t> store_errors{0};
+  std::atomic<uint64_t> pruned_rows{0};
+  std::atomic<int64_t> in_flight{0};
+  Histogram ingest_to_delivery{{0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}};
+  Histogram attempt_duration{{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30}};
+
+  // Gauges read at scrape time (store counts), appended by the caller.
+  std::string render(const std::function<void(std::string&)>& extra) const;
+};
+
+}  // namespace growhook

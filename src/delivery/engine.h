@@ -1,0 +1,89 @@
+// The delivery engine: one loop that claims due and new batches from the
+// store, hands them to the transport, and records what came back.
+//
+// Bounds, all enforced here: at most max_in_flight requests in flight, at
+// most per_webhook_in_flight for one webhook (so a slow or dead endpoint
+// holds only its own slots), and batches are read from the store only when
+// a slot is free (memory stays flat however large the backlog).
+//
+// Threads: the loop runs on its own thread; transport callbacks only queue
+// outcomes and wake it. Outcomes are recorded in one transaction a turn.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "delivery/message.h"
+#include "delivery/retry_policy.h"
+#include "delivery/transport.h"
+#include "store/store.h"
+
+namespace growhook {
+
+struct DeliveryOptions {
+  std::string owner = "node";        // lease owner id of this process
+  int max_in_flight = 256;
+  int per_webhook_in_flight = 4;
+  size_t max_batch_bytes = 1 << 20;
+  Timeouts timeouts;
+  RetryConfig retry;
+  int64_t idle_poll_ms = 1'000;      // a turn at least this often, even with nothing to do
+  int64_t store_retry_ms = 500;      // wait after a store error
+  uint64_t seed = 0;                 // 0: from the random device
+};
+
+class DeliveryEngine {
+ public:
+  DeliveryEngine(Store& store, Transport& transport, const Clock& clock, Metrics& metrics,
+                 DeliveryOptions options);
+  ~DeliveryEngine();
+
+  void start();
+  // Stops claiming, waits up to grace_ms for requests in flight, records
+  // their outcomes, and joins. Batches still in flight keep their lease and
+  // are taken up again after a restart.
+  void stop(int64_t grace_ms = 5'000);
+  // New work may be there (ingestion committed): turn now.
+  void wake();
+
+  // The monotonic time of the last completed turn; readiness checks that the
+  // loop is turning.
+  int64_t last_turn_mono_ms() const { return last_turn_mono_ms_; }
+  bool last_turn_ok() const { return last_turn_ok_; }
+
+ private:
+  void run();
+  bool turn();  // true when more work is likely right away
+  void dispatch(ClaimedBatch claim);
+  void on_result(ClaimedBatch& claim, int64_t started_ms, TransportResult r);
+  void sleep_until_work();
+
+  Store& store_;
+  Transport& transport_;
+  const Clock& clock_;
+  Metrics& metrics_;
+  DeliveryOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool woken_ = true;
+  bool stopping_ = false;
+  std::deque<AttemptOutcome> done_;
+  std::unordered_map<std::string, int> in_flight_;  // by webhook id
+  int in_flight_total_ = 0;
+  std::mt19937_64 rng_;
+
+  std::atomic<int64_t> last_turn_mono_ms_{0};
+  std::atomic<bool> last_turn_ok_{true};
+  std::thread thread_;
+};
+
+}  // namespace growhook

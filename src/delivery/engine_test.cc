@@ -1,0 +1,166 @@
+// The delivery engine against the real SQLite store, a fake transport and a
+// fake clock: the whole retry schedule, with a restart in the middle of it.
+#include "delivery/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "common/ids.h"
+#include "domain/signature.h"
+#include "store/sqlite_store.h"
+
+namespace growhook {
+namespace {
+
+// Answers every request at once with a scripted status; records what it got.
+class FakeTransport : public Transport {
+ public:
+  void send(OutgoingRequest request, Callback done) override {
+    TransportResult r;
+    {
+      std::lock_guard lock(mu_);
+      sent_.push_back(std::move(request));
+      r.status_code = status_;
+    }
+    done(r);
+  }
+  int in_flight() const override { return 0; }
+  void stop() override {}
+  void set_status(int s) {
+    std::lock_guard lock(mu_);
+    status_ = s;
+  }
+  size_t sent() const {
+    std::lock_guard lock(mu_);
+    return sent_.size();
+  }
+  OutgoingRequest last() const {
+    std::lock_guard lock(mu_);
+    return sent_.back();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<OutgoingRequest> sent_;
+  int status_ = 500;
+};
+
+bool eventually(const std::function<bool()>& f) {
+  for (int i = 0; i < 500; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return f();
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("growhook-engine-" + new_id("t", clock_.now_ms()));
+    auto s = open_sqlite_store(dir_.string());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(*s);
+    ASSERT_TRUE(store_->create_account({"acc_1", "shop", clock_.now_ms()}, "hash").ok());
+    webhook_.id = "wh_1";
+    webhook_.account_id = "acc_1";
+    webhook_.name = "crm";
+    webhook_.url = "http://127.0.0.1:9/hook";
+    webhook_.secret = new_webhook_secret();
+    ASSERT_TRUE(store_->create_webhook(webhook_).ok());
+  }
+  void TearDown() override {
+    engine_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void start_engine() {
+    DeliveryOptions o;
+    o.owner = "test";
+    o.idle_poll_ms = 5;
+    o.retry.jitter = 0;  // exact schedule
+    o.seed = 1;
+    engine_ = std::make_unique<DeliveryEngine>(*store_, transport_, clock_, metrics_, o);
+    engine_->start();
+  }
+  void ingest(const std::string& id) {
+    IncomingEvent e;
+    e.id = id;
+    e.occurred_at = "2024-09-26T00:08:18.161Z";
+    e.data_json = sample_contact_json();
+    AppendRequest r{"acc_1", {e}, clock_.now_ms()};
+    auto out = store_->append_events(std::span<const AppendRequest>(&r, 1));
+    ASSERT_TRUE(out[0].ok());
+  }
+  std::vector<Batch> batches(std::optional<BatchState> state) {
+    auto b = store_->list_batches("acc_1", "wh_1", state, "", 50);
+    EXPECT_TRUE(b.ok());
+    return b.ok() ? *b : std::vector<Batch>{};
+  }
+
+  FakeClock clock_;
+  Metrics metrics_;
+  FakeTransport transport_;
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<DeliveryEngine> engine_;
+  Webhook webhook_;
+};
+
+TEST_F(EngineTest, WalksTheWholeScheduleAcrossARestartThenFails) {
+  ingest("e1");
+  start_engine();
+  ASSERT_TRUE(eventually([&] { return transport_.sent() == 1; }));
+  // Nothing happens before the first delay has passed.
+  clock_.advance_ms(9'999);
+  engine_->wake();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(transport_.sent(), 1u);
+  clock_.advance_ms(1);
+  ASSERT_TRUE(eventually([&] { return transport_.sent() == 2; }));
+  ASSERT_TRUE(eventually([&] { return batches(BatchState::kPending).size() == 1 && batches(BatchState::kPending)[0].cycle_attempts == 2; }));
+
+  // Restart in the middle of the schedule: the next attempt keeps its time.
+  engine_->stop();
+  engine_.reset();
+  ASSERT_TRUE(store_->release_leases("").ok());
+  start_engine();
+  clock_.advance_ms(59'999);
+  engine_->wake();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(transport_.sent(), 2u);
+  clock_.advance_ms(1);
+  ASSERT_TRUE(eventually([&] { return transport_.sent() == 3; }));
+  clock_.advance_ms(300'000);
+  ASSERT_TRUE(eventually([&] { return transport_.sent() == 4; }));
+  ASSERT_TRUE(eventually([&] { return batches(BatchState::kFailed).size() == 1; }));
+  auto failed = batches(BatchState::kFailed)[0];
+  ASSERT_EQ(failed.attempts.size(), 4u);
+  EXPECT_FALSE(failed.next_attempt_at_ms.has_value());
+  // And nothing more, however long we wait.
+  clock_.advance_ms(86'400'000);
+  engine_->wake();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(transport_.sent(), 4u);
+  EXPECT_EQ(metrics_.batches_failed.load(), 1u);
+}
+
+TEST_F(EngineTest, DeliversSignedBatchesAndRecordsThem) {
+  transport_.set_status(204);
+  ingest("a");
+  ingest("b");
+  start_engine();
+  ASSERT_TRUE(eventually([&] { return batches(BatchState::kDelivered).size() >= 1; }));
+  auto req = transport_.last();
+  std::string id, ts, sig;
+  for (auto& [k, v] : req.headers) {
+    if (k == "webhook-id") id = v;
+    if (k == "webhook-timestamp") ts = v;
+    if (k == "webhook-signature") sig = v;
+  }
+  EXPECT_TRUE(verify_signature(webhook_.secret, id, std::stoll(ts), req.body, sig, std::stoll(ts)));
+  EXPECT_EQ(metrics_.events_delivered.load(), 2u);
+}
+
+}  // namespace
+}  // namespace growhook

@@ -1,0 +1,52 @@
+// The one place that decides what follows an attempt. Pure: the time and
+// the random source come in as arguments, so tests walk the whole schedule
+// with exact numbers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "delivery/transport.h"
+
+namespace growhook {
+
+struct RetryConfig {
+  // The waits before each retry; their count is the number of retries.
+  std::vector<int64_t> delays_ms{10'000, 60'000, 300'000};
+  double jitter = 0.2;                       // each wait is scaled by 1 ± jitter
+  int64_t retry_after_cap_ms = 3'600'000;    // a Retry-After is honoured up to this
+};
+
+// "10s,1m,5m" → {10000, 60000, 300000}. Units ms, s, m, h; "0" allowed.
+Result<std::vector<int64_t>> parse_delays(std::string_view text);
+// "10s" style for one duration; used by flags too.
+Result<int64_t> parse_duration_ms(std::string_view text);
+
+struct Decision {
+  enum class Kind { kDelivered, kRetry, kFailed };
+  Kind kind = Kind::kDelivered;
+  int64_t retry_at_ms = 0;       // kRetry: when
+  std::string reason;            // kFailed / kRetry: why, for people
+  bool disable_webhook = false;  // 410 Gone: stop for good
+};
+
+// What follows an attempt whose result is r, when attempts_in_cycle
+// attempts (this one included) were made since the batch's cycle began.
+// rand01 returns a uniform number in [0, 1).
+Decision decide(const TransportResult& r, int attempts_in_cycle, int64_t now_ms, const RetryConfig& config,
+                const std::function<double()>& rand01);
+
+// What went wrong in an attempt, for people: the transport error, or
+// "HTTP 500" (with a note on redirects for 3xx). Empty for a 2xx.
+std::string describe_failure(const TransportResult& r);
+
+// Parses a Retry-After value: delay-seconds or an IMF-fixdate
+// ("Wed, 21 Oct 2015 07:28:00 GMT"). Returns the wait in ms from now_ms.
+std::optional<int64_t> parse_retry_after(std::string_view value, int64_t now_ms);
+
+}  // namespace growhook

@@ -1,0 +1,122 @@
+#include "delivery/retry_policy.h"
+
+#include <gtest/gtest.h>
+
+namespace growhook {
+namespace {
+
+TransportResult http_status(int code, std::string retry_after = "") {
+  TransportResult r;
+  r.status_code = code;
+  r.retry_after = std::move(retry_after);
+  return r;
+}
+
+TransportResult transport_error(TransportErrorKind k) {
+  TransportResult r;
+  r.error_kind = k;
+  r.error = "boom";
+  return r;
+}
+
+const auto kMiddle = [] { return 0.5; };  // no jitter: scale 1.0
+const auto kLow = [] { return 0.0; };     // scale 1 - jitter
+const auto kHigh = [] { return 0.999999; };
+
+TEST(RetryPolicy, AnyTwoHundredIsDelivered) {
+  RetryConfig c;
+  for (int code : {200, 201, 202, 204, 299}) {
+    EXPECT_EQ(decide(http_status(code), 1, 0, c, kMiddle).kind, Decision::Kind::kDelivered) << code;
+  }
+}
+
+TEST(RetryPolicy, WalksTheDefaultScheduleThenFails) {
+  RetryConfig c;
+  int64_t now = 1'000'000;
+  auto d1 = decide(http_status(500), 1, now, c, kMiddle);
+  EXPECT_EQ(d1.kind, Decision::Kind::kRetry);
+  EXPECT_EQ(d1.retry_at_ms, now + 10'000);
+  auto d2 = decide(http_status(500), 2, now, c, kMiddle);
+  EXPECT_EQ(d2.retry_at_ms, now + 60'000);
+  auto d3 = decide(http_status(500), 3, now, c, kMiddle);
+  EXPECT_EQ(d3.retry_at_ms, now + 300'000);
+  auto d4 = decide(http_status(500), 4, now, c, kMiddle);
+  EXPECT_EQ(d4.kind, Decision::Kind::kFailed);
+  EXPECT_NE(d4.reason.find("all 4 attempts failed"), std::string::npos);
+  EXPECT_NE(d4.reason.find("HTTP 500"), std::string::npos);
+}
+
+TEST(RetryPolicy, JitterStaysWithinItsBand) {
+  RetryConfig c;
+  EXPECT_EQ(decide(http_status(500), 1, 0, c, kLow).retry_at_ms, 8'000);
+  EXPECT_NEAR(static_cast<double>(decide(http_status(500), 1, 0, c, kHigh).retry_at_ms), 12'000, 1);
+}
+
+TEST(RetryPolicy, EveryFailureKindIsRetried) {
+  RetryConfig c;
+  for (auto k : {TransportErrorKind::kTimeout, TransportErrorKind::kRefused, TransportErrorKind::kReset,
+                 TransportErrorKind::kTls, TransportErrorKind::kDns, TransportErrorKind::kProtocol,
+                 TransportErrorKind::kBlockedAddress}) {
+    EXPECT_EQ(decide(transport_error(k), 1, 0, c, kMiddle).kind, Decision::Kind::kRetry);
+  }
+  for (int code : {301, 302, 400, 404, 429, 500, 502, 503}) {
+    EXPECT_EQ(decide(http_status(code), 1, 0, c, kMiddle).kind, Decision::Kind::kRetry) << code;
+  }
+  EXPECT_NE(decide(http_status(302), 4, 0, c, kMiddle).reason.find("redirects are not followed"), std::string::npos);
+}
+
+TEST(RetryPolicy, GoneFailsAtOnceAndDisables) {
+  RetryConfig c;
+  auto d = decide(http_status(410), 1, 0, c, kMiddle);
+  EXPECT_EQ(d.kind, Decision::Kind::kFailed);
+  EXPECT_TRUE(d.disable_webhook);
+}
+
+TEST(RetryPolicy, RetryAfterOverridesTheDelayWithinTheCap) {
+  RetryConfig c;
+  c.retry_after_cap_ms = 120'000;
+  EXPECT_EQ(decide(http_status(429, "3"), 1, 0, c, kMiddle).retry_at_ms, 3'000);
+  EXPECT_EQ(decide(http_status(503, "7200"), 1, 0, c, kMiddle).retry_at_ms, 120'000);
+  // Only on 429 and 503.
+  EXPECT_EQ(decide(http_status(500, "3"), 1, 0, c, kMiddle).retry_at_ms, 10'000);
+  // Garbage is ignored.
+  EXPECT_EQ(decide(http_status(429, "soon"), 1, 0, c, kMiddle).retry_at_ms, 10'000);
+  // Still bounded by the number of retries.
+  EXPECT_EQ(decide(http_status(429, "1"), 4, 0, c, kMiddle).kind, Decision::Kind::kFailed);
+}
+
+TEST(RetryPolicy, RetryAfterAsAnHttpDate) {
+  // 2015-10-21T07:28:00Z = 1445412480 s.
+  int64_t now = 1'445'412'480'000 - 5'000;
+  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), 5'000);
+  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now + 60'000), 0);
+  EXPECT_FALSE(parse_retry_after("Wed, 21 Foo 2015 07:28:00 GMT", now));
+  EXPECT_FALSE(parse_retry_after("", now));
+  EXPECT_FALSE(parse_retry_after("-1", now));
+}
+
+TEST(RetryPolicy, ConfiguredDelaysSetTheNumberOfRetries) {
+  auto d = parse_delays("1s, 2m,3h");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(*d, (std::vector<int64_t>{1'000, 120'000, 10'800'000}));
+  RetryConfig c;
+  c.delays_ms = *d;
+  c.jitter = 0;
+  EXPECT_EQ(decide(http_status(500), 3, 0, c, kMiddle).retry_at_ms, 10'800'000);
+  EXPECT_EQ(decide(http_status(500), 4, 0, c, kMiddle).kind, Decision::Kind::kFailed);
+  c.delays_ms = {};
+  EXPECT_EQ(decide(http_status(500), 1, 0, c, kMiddle).kind, Decision::Kind::kFailed);
+}
+
+TEST(RetryPolicy, BadDelaysSayWhatToWrite) {
+  auto bad = parse_delays("10s,soon");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("'soon'"), std::string::npos);
+  EXPECT_FALSE(parse_delays("10x").ok());
+  EXPECT_TRUE(parse_delays("").ok());
+  EXPECT_EQ(*parse_duration_ms("7d"), 7 * 86'400'000LL);
+  EXPECT_EQ(*parse_duration_ms("250ms"), 250);
+}
+
+}  // namespace
+}  // namespace growhook

@@ -1,0 +1,110 @@
+// growhook: the thin front end. Parses the command line (flags, GROWHOOK_*
+// environment variables, a config file) and runs the subcommand.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "cli/serve.h"
+#include "delivery/retry_policy.h"
+
+namespace {
+
+// Adds a duration flag ("10s", "5m", "7d") that writes milliseconds to *ms.
+CLI::Option* duration_flag(CLI::App* app, const std::string& name, int64_t* ms, const std::string& env,
+                           const std::string& help) {
+  return app
+      ->add_option_function<std::string>(
+          name,
+          [ms, name](const std::string& v) {
+            auto d = growhook::parse_duration_ms(v);
+            if (!d.ok()) throw CLI::ValidationError(name, d.error().message);
+            *ms = *d;
+          },
+          help)
+      ->envname(env);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"growhook: the webhook connector of the Grow marketing platform"};
+  app.set_config("--config", "", "Read options from this TOML/INI file (keys as the long flag names)");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", GROWHOOK_VERSION);
+
+  growhook::ServeConfig c;
+  auto* serve = app.add_subcommand("serve", "Start the API, the web page and the delivery workers");
+  serve->add_option("--listen", c.listen, "HOST:PORT to listen on (port 0 picks a free port)")
+      ->envname("GROWHOOK_LISTEN")
+      ->capture_default_str();
+  serve->add_option("--data-dir", c.data_dir, "Folder of the embedded SQLite store (created if missing)")
+      ->envname("GROWHOOK_DATA_DIR")
+      ->capture_default_str();
+  serve->add_option("--database", c.database, "A postgresql:// URL: use PostgreSQL instead of SQLite")
+      ->envname("GROWHOOK_DATABASE");
+  serve->add_option("--allow-targets", c.allow_targets,
+                    "Comma-separated CIDR ranges that webhooks may reach although the address guard refuses "
+                    "them by default (loopback, private, link-local, ...), e.g. 127.0.0.0/8 for local tests")
+      ->envname("GROWHOOK_ALLOW_TARGETS");
+  serve->add_option("--retry-delays", c.retry_delays,
+                    "Waits before each retry (jittered by +-20%); their count is the number of retries")
+      ->envname("GROWHOOK_RETRY_DELAYS")
+      ->capture_default_str();
+  duration_flag(serve, "--connect-timeout", &c.connect_timeout_ms, "GROWHOOK_CONNECT_TIMEOUT",
+                "Connect timeout of a delivery attempt (default 5s)");
+  duration_flag(serve, "--request-timeout", &c.request_timeout_ms, "GROWHOOK_REQUEST_TIMEOUT",
+                "Total timeout of a delivery attempt (default 15s)");
+  duration_flag(serve, "--retry-after-cap", &c.retry_after_cap_ms, "GROWHOOK_RETRY_AFTER_CAP",
+                "Longest Retry-After (on 429/503) that is honoured (default 1h)");
+  duration_flag(serve, "--retention-delivered", &c.retention_delivered_ms, "GROWHOOK_RETENTION_DELIVERED",
+                "How long delivered batches are kept (default 7d)");
+  duration_flag(serve, "--retention-failed", &c.retention_failed_ms, "GROWHOOK_RETENTION_FAILED",
+                "How long failed batches are kept for a manual retry (default 30d)");
+  duration_flag(serve, "--shutdown-grace", &c.shutdown_grace_ms, "GROWHOOK_SHUTDOWN_GRACE",
+                "On SIGTERM, how long deliveries in flight may finish (default 10s)");
+  serve->add_option("--max-in-flight", c.max_in_flight, "Delivery requests in flight at most, in all")
+      ->envname("GROWHOOK_MAX_IN_FLIGHT")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  serve->add_option("--per-webhook-in-flight", c.per_webhook_in_flight,
+                    "Delivery requests in flight at most to one webhook")
+      ->envname("GROWHOOK_PER_WEBHOOK_IN_FLIGHT")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  serve->add_option("--max-events-per-request", c.max_events_per_request,
+                    "Events accepted in one ingestion request (413 beyond)")
+      ->envname("GROWHOOK_MAX_EVENTS_PER_REQUEST")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  serve->add_option("--max-body-bytes", c.max_body_bytes, "Largest request body accepted (413 beyond)")
+      ->envname("GROWHOOK_MAX_BODY_BYTES")
+      ->check(CLI::Range(1024, 256 << 20))
+      ->capture_default_str();
+  serve->add_option("--threads", c.threads, "HTTP server threads")
+      ->envname("GROWHOOK_THREADS")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  serve->add_option("--pg-pool-size", c.pg_pool_size, "PostgreSQL connections per node")
+      ->envname("GROWHOOK_PG_POOL_SIZE")
+      ->check(CLI::Range(2, 200))
+      ->capture_default_str();
+  serve->add_option("--node-id", c.node_id, "This node's name in leases (default: generated)")
+      ->envname("GROWHOOK_NODE_ID");
+  serve->add_option("--role", c.role,
+                    "all: API, page and delivery; api: API and page only; worker: delivery only "
+                    "(with /healthz, /readyz, /metrics)")
+      ->envname("GROWHOOK_ROLE")
+      ->check(CLI::IsMember({"all", "api", "worker"}))
+      ->capture_default_str();
+  serve->add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
+      ->envname("GROWHOOK_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  serve->footer(
+      "The platform token comes from GROWHOOK_PLATFORM_TOKEN; when it is unset, one is generated on first "
+      "start, printed once, and only its hash is kept.");
+
+  CLI11_PARSE(app, argc, argv);
+  if (serve->parsed()) return growhook::serve(c);
+  return 0;
+}

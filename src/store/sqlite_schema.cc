@@ -1,0 +1,77 @@
+#include "store/sqlite_schema.h"
+
+#include <string>
+
+namespace growhook {
+namespace {
+
+// Never edit a migration that has shipped; add a new one.
+const char* const kMigrations[] = {
+    // 1: the first schema.
+    R"sql(
+CREATE TABLE accounts(
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL,
+  head_seq INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE api_keys(
+  key_hash TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id),
+  created_at INTEGER NOT NULL);
+CREATE TABLE webhooks(
+  id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id),
+  name TEXT NOT NULL, url TEXT NOT NULL, enabled INTEGER NOT NULL,
+  event_types INTEGER NOT NULL, batch_max_events INTEGER NOT NULL, auth TEXT NOT NULL,
+  secret TEXT NOT NULL, previous_secret TEXT NOT NULL, previous_secret_expires_at INTEGER NOT NULL,
+  disabled_reason TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  cursor INTEGER NOT NULL);
+CREATE INDEX webhooks_by_account ON webhooks(account_id, id);
+CREATE TABLE events(
+  seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, id TEXT NOT NULL, type INTEGER NOT NULL,
+  occurred_at INTEGER NOT NULL, created_at INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE UNIQUE INDEX events_by_account_id ON events(account_id, id);
+CREATE INDEX events_by_account_seq ON events(account_id, seq);
+CREATE TABLE batches(
+  id TEXT PRIMARY KEY, webhook_id TEXT NOT NULL, account_id TEXT NOT NULL, state TEXT NOT NULL,
+  first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, type_mask INTEGER NOT NULL,
+  event_count INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  next_attempt_at INTEGER, cycle_attempts INTEGER NOT NULL, lease_owner TEXT,
+  lease_until INTEGER NOT NULL);
+CREATE INDEX batches_by_webhook ON batches(webhook_id, id);
+CREATE INDEX batches_by_webhook_state ON batches(webhook_id, state, id);
+CREATE INDEX batches_due ON batches(next_attempt_at) WHERE state = 'pending';
+CREATE INDEX batches_by_state_updated ON batches(state, updated_at);
+CREATE TABLE attempts(
+  batch_id TEXT NOT NULL, n INTEGER NOT NULL, at INTEGER NOT NULL, status_code INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL, error TEXT NOT NULL, response_body TEXT NOT NULL,
+  PRIMARY KEY(batch_id, n)) WITHOUT ROWID;
+)sql",
+};
+
+}  // namespace
+
+Status apply_sqlite_migrations(sqlite::Db& db) {
+  if (auto s = db.exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)"); !s.ok())
+    return s;
+  int version = 0;
+  {
+    auto st = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'");
+    if (!st.ok()) return st.error();
+    sqlite::StmtUse s(**st);
+    if (s->step() == SQLITE_ROW) version = std::stoi(s->str(0));
+  }
+  const int total = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
+  if (version > total) {
+    return Error::internal("the data folder was written by a newer growhook (schema " + std::to_string(version) +
+                           "); this binary knows schema " + std::to_string(total));
+  }
+  for (int v = version; v < total; ++v) {
+    std::string sql = std::string("BEGIN IMMEDIATE;") + kMigrations[v] +
+                      "INSERT INTO meta(key, value) VALUES('schema_version', '" + std::to_string(v + 1) +
+                      "') ON CONFLICT(key) DO UPDATE SET value = excluded.value; COMMIT;";
+    if (auto s = db.exec(sql.c_str()); !s.ok()) {
+      (void)db.exec("ROLLBACK");
+      return s;
+    }
+  }
+  return ok_status();
+}
+
+}  // namespace growhook

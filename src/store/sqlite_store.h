@@ -1,0 +1,19 @@
+// The embedded store: SQLite in WAL mode with synchronous=FULL, in a data
+// folder that one process owns (an exclusive lock file guards it).
+// One writer connection behind a mutex; reads use a small pool of their own
+// connections, so that a read never waits for a commit's fsync.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "store/store.h"
+
+namespace growhook {
+
+// Opens or creates data_dir/growhook.db and applies pending migrations.
+// Fails when another process holds the data folder.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir);
+
+}  // namespace growhook
