@@ -33,6 +33,10 @@ struct IncomingEvent {
   // order of the SPEC's table, absent keys written as null. Strings are
   // re-escaped canonically; TIMESTAMP values are canonical.
   std::string data_json;
+  // The event as a message carries it (event_json below). Ingestion builds it
+  // on the HTTP thread once the id is known, so the store's writer only
+  // copies it; empty means the store builds it.
+  std::string message_json;
 };
 
 // One problem found in a request. `path` names the place, e.g.

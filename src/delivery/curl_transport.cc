@@ -1,0 +1,478 @@
+// The libcurl implementation of Transport: one multi handle driven by one
+// thread. send() hands a request over through a mutex-guarded queue and wakes
+// the thread; everything curl touches lives on that thread only.
+//
+// Safety: the address guard runs in CURLOPT_OPENSOCKETFUNCTION, on the very
+// address curl is about to connect to, so the checked address is the one
+// used (no DNS rebinding window between check and connect). Connections are
+// kept in the multi handle's cache and reused per host; a reused connection
+// was checked when it was opened.
+
+#include <curl/curl.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "delivery/transport.h"
+
+namespace growhook {
+namespace {
+
+constexpr size_t kIdleEasyHandles = 16;       // kept for reuse; more are freed
+constexpr size_t kMaxRetryAfterBytes = 128;   // a longer header is not a delay
+constexpr int kBusyPollMs = 50;               // deadline checks while work runs
+constexpr int kIdlePollMs = 10'000;           // send() and stop() wake us anyway
+// Our own deadline trails curl's timeout a little, so that curl's more
+// precise message wins whenever curl is timing the transfer itself.
+constexpr int64_t kDeadlineGraceMs = 100;
+const char kShuttingDown[] = "shutting down";
+
+int64_t steady_ms() {
+  // Real time on purpose: curl's own timeouts run on the same clock.
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+void init_curl_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      throw std::runtime_error("curl_global_init failed");
+  });
+}
+
+TransportResult failure(TransportErrorKind kind, std::string error, int64_t started_ms) {
+  TransportResult r;
+  r.error_kind = kind;
+  r.error = std::move(error);
+  r.duration_ms = steady_ms() - started_ms;
+  return r;
+}
+
+// A header we send must stay one header: no line breaks or NUL anywhere, and
+// a name that is a token (no colon, not empty).
+bool header_is_safe(const std::string& name, const std::string& value) {
+  auto clean = [](const std::string& s) { return s.find_first_of(std::string("\r\n\0", 3)) == std::string::npos; };
+  return !name.empty() && name.find(':') == std::string::npos && clean(name) && clean(value);
+}
+
+TransportErrorKind kind_of(CURLcode code) {
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT: return TransportErrorKind::kTimeout;
+    case CURLE_COULDNT_CONNECT: return TransportErrorKind::kRefused;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE: return TransportErrorKind::kReset;
+    case CURLE_COULDNT_RESOLVE_HOST: return TransportErrorKind::kDns;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_USE_SSL_FAILED: return TransportErrorKind::kTls;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_UNSUPPORTED_PROTOCOL:  // also HTTP/0.9 answers, refused by curl
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_HTTP3:
+    case CURLE_BAD_CONTENT_ENCODING: return TransportErrorKind::kProtocol;
+    default: return TransportErrorKind::kOther;
+  }
+}
+
+std::string_view phrase_of(TransportErrorKind kind) {
+  switch (kind) {
+    case TransportErrorKind::kTimeout: return "timed out";
+    case TransportErrorKind::kRefused: return "connection refused";
+    case TransportErrorKind::kReset: return "connection reset or closed early";
+    case TransportErrorKind::kDns: return "host name not resolved";
+    case TransportErrorKind::kTls: return "TLS failure";
+    case TransportErrorKind::kProtocol: return "protocol error";
+    default: return "request failed";
+  }
+}
+
+// One request while curl owns its easy handle. Lives on the loop thread; its
+// address is stable (heap) because curl keeps pointers to it.
+struct Transfer {
+  OutgoingRequest request;
+  Transport::Callback done;
+  const CurlTransportOptions* options = nullptr;
+  int64_t started_ms = 0;
+  int64_t deadline_ms = 0;  // also bounds time spent waiting for a connection slot
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  TransportResult result;
+  bool body_capped = false;    // we stopped reading at max_response_bytes
+  int header_block_status = 0;  // status of the header block being read
+  bool answer_headers_ended = false;  // the blank line after a final (non-1xx) status
+  int permitted_sockets = 0;   // sockets the guard let us open
+  std::string blocked;         // why the guard refused the first refused address
+
+  ~Transfer() { curl_slist_free_all(headers); }
+};
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t bytes = size * count;
+  size_t room = t->options->max_response_bytes - t->result.body.size();
+  t->result.body.append(data, std::min(bytes, room));
+  if (bytes <= room) return bytes;
+  // Returning less than given aborts the transfer: memory stays at the cap
+  // however long the receiver keeps talking.
+  t->body_capped = true;
+  return 0;
+}
+
+// "HTTP/1.1 204 No Content" -> 204; 0 if malformed.
+int status_of(std::string_view status_line) {
+  auto space = status_line.find(' ');
+  if (space == std::string_view::npos || status_line.size() < space + 4) return 0;
+  int status = 0;
+  for (char c : status_line.substr(space + 1, 3)) {
+    if (c < '0' || c > '9') return 0;
+    status = status * 10 + (c - '0');
+  }
+  return status;
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size * count);
+  if (line.starts_with("HTTP/")) {
+    // A new status line starts a new response (after a 1xx): forget the old one.
+    t->result.retry_after.clear();
+    t->header_block_status = status_of(line);
+  } else if (line == "\r\n" || line == "\n") {
+    if (t->header_block_status >= 200) t->answer_headers_ended = true;
+  }
+  constexpr std::string_view kName = "retry-after:";
+  if (line.size() > kName.size() && strncasecmp(line.data(), kName.data(), kName.size()) == 0) {
+    std::string_view value = line.substr(kName.size());
+    auto first = value.find_first_not_of(" \t");
+    auto last = value.find_last_not_of(" \t\r\n");
+    value = first == std::string_view::npos ? std::string_view() : value.substr(first, last - first + 1);
+    t->result.retry_after = std::string(value.substr(0, kMaxRetryAfterBytes));
+  }
+  return size * count;
+}
+
+// Curl connects to exactly this address, so checking it here leaves no
+// window between the check and the connection.
+curl_socket_t open_socket(void* user, curlsocktype purpose, curl_sockaddr* address) {
+  auto* t = static_cast<Transfer*>(user);
+  auto ip = IpAddress::from_sockaddr(&address->addr);
+  bool permitted = purpose == CURLSOCKTYPE_IPCXN && ip && t->options->guard.permits(*ip);
+  if (!permitted) {
+    if (t->blocked.empty()) {
+      t->blocked = ip ? "address " + ip->to_string() + " is not allowed (" + std::string(to_string(classify(*ip))) +
+                            "); the operator can open ranges with --allow-targets"
+                      : "address family " + std::to_string(address->family) + " is not allowed";
+    }
+    return CURL_SOCKET_BAD;
+  }
+  t->permitted_sockets++;
+  return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+// Sets every option of a request on a fresh (or reset) easy handle. False if
+// curl refused one, which the caller reports as kOther.
+bool configure(Transfer& t) {
+  const OutgoingRequest& q = t.request;
+  const CurlTransportOptions& o = *t.options;
+  t.headers = curl_slist_append(t.headers, "Content-Type: application/json");
+  // Without this curl sends "Expect: 100-continue" for larger bodies and
+  // waits up to a second for receivers that ignore it.
+  t.headers = curl_slist_append(t.headers, "Expect:");
+  for (const auto& [name, value] : q.headers) {
+    // "Name;" is curl's spelling of a header with an empty value.
+    std::string line = value.empty() ? name + ";" : name + ": " + value;
+    t.headers = curl_slist_append(t.headers, line.c_str());
+  }
+  CURL* e = t.easy;
+  int bad = 0;
+  auto set = [&](CURLoption opt, auto value) { bad += curl_easy_setopt(e, opt, value) != CURLE_OK; };
+  set(CURLOPT_PRIVATE, static_cast<void*>(&t));
+  set(CURLOPT_URL, q.url.c_str());
+  set(CURLOPT_PROTOCOLS_STR, "http,https");
+  set(CURLOPT_POST, 1L);
+  set(CURLOPT_POSTFIELDS, q.body.data());
+  set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(q.body.size()));
+  set(CURLOPT_HTTPHEADER, t.headers);
+  set(CURLOPT_USERAGENT, o.user_agent.c_str());
+  set(CURLOPT_FOLLOWLOCATION, 0L);
+  set(CURLOPT_PROXY, "");  // never a proxy from the environment: it would bypass the guard
+  set(CURLOPT_NOSIGNAL, 1L);
+  // At least 1 ms: curl reads 0 as "no timeout".
+  set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::max<int64_t>(q.connect_timeout_ms, 1)));
+  set(CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(q.total_timeout_ms, 1)));
+  set(CURLOPT_TCP_KEEPALIVE, 1L);
+  set(CURLOPT_ERRORBUFFER, t.error_buffer);
+  set(CURLOPT_WRITEFUNCTION, &on_body);
+  set(CURLOPT_WRITEDATA, static_cast<void*>(&t));
+  set(CURLOPT_HEADERFUNCTION, &on_header);
+  set(CURLOPT_HEADERDATA, static_cast<void*>(&t));
+  set(CURLOPT_OPENSOCKETFUNCTION, &open_socket);
+  set(CURLOPT_OPENSOCKETDATA, static_cast<void*>(&t));
+  return bad == 0;
+}
+
+// Fills t.result from how curl ended the transfer.
+void settle(Transfer& t, CURLcode code) {
+  TransportResult& r = t.result;
+  r.duration_ms = steady_ms() - t.started_ms;
+  long status = 0;
+  curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
+  // curl (7.88 at least) reports CURLE_OK when the connection closes in the
+  // middle of the headers; that is no answer.
+  if (code == CURLE_OK && !t.answer_headers_ended) {
+    code = CURLE_GOT_NOTHING;
+    std::snprintf(t.error_buffer, sizeof t.error_buffer, "connection closed before the response headers ended");
+  }
+  // A capped body ends in CURLE_WRITE_ERROR, but the receiver has answered.
+  if (code == CURLE_OK || (code == CURLE_WRITE_ERROR && t.body_capped)) {
+    r.status_code = static_cast<int>(status);
+    r.error_kind = TransportErrorKind::kNone;
+    return;
+  }
+  r.status_code = 0;
+  r.body.clear();
+  r.retry_after.clear();
+  if (!t.blocked.empty() && t.permitted_sockets == 0) {
+    r.error_kind = TransportErrorKind::kBlockedAddress;
+    r.error = t.blocked;
+    return;
+  }
+  r.error_kind = kind_of(code);
+  const char* detail = t.error_buffer[0] != '\0' ? t.error_buffer : curl_easy_strerror(code);
+  r.error = std::string(phrase_of(r.error_kind)) + ": " + detail;
+  if (!t.blocked.empty()) r.error += " (" + t.blocked + ")";
+}
+
+class CurlTransport final : public Transport {
+ public:
+  explicit CurlTransport(CurlTransportOptions options) : options_(std::move(options)) {
+    init_curl_once();
+    multi_ = curl_multi_init();
+    if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
+    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options_.max_connections_per_host));
+    curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(options_.max_connections_total));
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_connections_total));
+    thread_ = std::thread([this] { run(); });
+    loop_thread_id_ = thread_.get_id();
+  }
+
+  // Must not run on the loop thread (from inside a callback): it joins it.
+  ~CurlTransport() override {
+    stop();
+    for (CURL* e : idle_) curl_easy_cleanup(e);
+    curl_multi_cleanup(multi_);
+  }
+
+  void send(OutgoingRequest request, Callback done) override {
+    int64_t now = steady_ms();
+    const char* refusal = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) {
+        refusal = kShuttingDown;
+      } else if (in_flight_.load() >= static_cast<int>(options_.max_in_flight)) {
+        refusal = "too many requests in flight";
+      } else {
+        in_flight_++;
+        queue_.push_back(Queued{std::move(request), std::move(done), now});
+        curl_multi_wakeup(multi_);
+        return;
+      }
+    }
+    // Refused at once, on the caller's thread (see Transport::send).
+    done(failure(TransportErrorKind::kOther, refusal, now));
+  }
+
+  int in_flight() const override { return in_flight_.load(); }
+
+  void stop() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    curl_multi_wakeup(multi_);
+    // Called from a callback: the loop ends once that callback returns.
+    if (std::this_thread::get_id() == loop_thread_id_) return;
+    std::lock_guard lock(join_mu_);
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  struct Queued {
+    OutgoingRequest request;
+    Callback done;
+    int64_t started_ms;
+  };
+
+  void run() {
+    for (;;) {
+      std::deque<Queued> incoming;
+      bool stopping;
+      {
+        std::lock_guard lock(mu_);
+        incoming.swap(queue_);
+        stopping = stopping_;
+      }
+      if (stopping) {
+        for (auto& q : incoming) complete(q.done, failure(TransportErrorKind::kOther, kShuttingDown, q.started_ms));
+        break;
+      }
+      for (auto& q : incoming) start(std::move(q));
+      int running = 0;
+      curl_multi_perform(multi_, &running);
+      reap_finished();
+      expire_overdue();
+      curl_multi_poll(multi_, nullptr, 0, active_.empty() ? kIdlePollMs : kBusyPollMs, nullptr);
+    }
+    abort_all();
+  }
+
+  void start(Queued q) {
+    auto t = std::make_unique<Transfer>();
+    t->request = std::move(q.request);
+    t->done = std::move(q.done);
+    t->options = &options_;
+    t->started_ms = q.started_ms;
+    t->deadline_ms = q.started_ms + std::max<int64_t>(t->request.total_timeout_ms, 1) + kDeadlineGraceMs;
+    for (const auto& [name, value] : t->request.headers) {
+      if (!header_is_safe(name, value)) {
+        complete(t->done, failure(TransportErrorKind::kOther,
+                                  "header name or value has a line break, NUL or bad name; request not sent",
+                                  t->started_ms));
+        return;
+      }
+    }
+    t->easy = acquire_easy();
+    if (t->easy == nullptr || !configure(*t) || curl_multi_add_handle(multi_, t->easy) != CURLM_OK) {
+      release_easy(t->easy);
+      complete(t->done, failure(TransportErrorKind::kOther, "could not set up the request", t->started_ms));
+      return;
+    }
+    CURL* easy = t->easy;
+    active_.emplace(easy, std::move(t));
+  }
+
+  void reap_finished() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      CURL* easy = msg->easy_handle;
+      CURLcode code = msg->data.result;  // msg dies with remove_handle
+      finish(easy, [&](Transfer& t) { settle(t, code); });
+    }
+  }
+
+  // Transfers still waiting for a connection slot (max per host) are not
+  // timed by curl; this holds every request to its total timeout.
+  void expire_overdue() {
+    int64_t now = steady_ms();
+    std::vector<CURL*> overdue;
+    for (const auto& [easy, t] : active_)
+      if (now >= t->deadline_ms) overdue.push_back(easy);
+    for (CURL* easy : overdue) {
+      finish(easy, [&](Transfer& t) {
+        t.result = failure(TransportErrorKind::kTimeout,
+                           "timed out: no answer within " + std::to_string(t.request.total_timeout_ms) + " ms",
+                           t.started_ms);
+      });
+    }
+  }
+
+  void abort_all() {
+    std::vector<CURL*> all;
+    for (const auto& [easy, t] : active_) all.push_back(easy);
+    for (CURL* easy : all) {
+      finish(easy, [](Transfer& t) { t.result = failure(TransportErrorKind::kOther, kShuttingDown, t.started_ms); });
+    }
+  }
+
+  // Detaches a transfer from curl, lets fill set its result, recycles the
+  // handle, then runs the callback.
+  template <class Fill>
+  void finish(CURL* easy, Fill fill) {
+    auto it = active_.find(easy);
+    if (it == active_.end()) return;
+    std::unique_ptr<Transfer> t = std::move(it->second);
+    active_.erase(it);
+    curl_multi_remove_handle(multi_, easy);
+    fill(*t);
+    release_easy(easy);
+    Callback done = std::move(t->done);
+    TransportResult result = std::move(t->result);
+    t.reset();
+    complete(done, std::move(result));
+  }
+
+  // Runs a callback and only then counts the request as done, so a caller
+  // that sees in_flight() == 0 also sees every callback finished.
+  void complete(Callback& done, TransportResult result) {
+    done(std::move(result));
+    in_flight_--;
+  }
+
+  CURL* acquire_easy() {
+    if (idle_.empty()) return curl_easy_init();
+    CURL* e = idle_.back();
+    idle_.pop_back();
+    return e;
+  }
+
+  void release_easy(CURL* e) {
+    if (e == nullptr) return;
+    if (idle_.size() >= kIdleEasyHandles) {
+      curl_easy_cleanup(e);
+      return;
+    }
+    curl_easy_reset(e);  // drops our options and pointers; keeps nothing of the request
+    idle_.push_back(e);
+  }
+
+  const CurlTransportOptions options_;
+  CURLM* multi_ = nullptr;
+  std::thread thread_;
+  std::thread::id loop_thread_id_;
+  std::mutex join_mu_;
+  std::atomic<int> in_flight_{0};
+
+  std::mutex mu_;  // guards queue_ and stopping_
+  std::deque<Queued> queue_;
+  bool stopping_ = false;
+
+  // Loop thread only.
+  std::unordered_map<CURL*, std::unique_ptr<Transfer>> active_;
+  std::vector<CURL*> idle_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> make_curl_transport(CurlTransportOptions options) {
+  return std::make_unique<CurlTransport>(std::move(options));
+}
+
+}  // namespace growhook
