@@ -9,6 +9,7 @@
 #include "api/render.h"
 #include "common/ids.h"
 #include "delivery/message.h"
+#include "delivery/retry_policy.h"
 #include "domain/signature.h"
 #include "domain/timestamp.h"
 
@@ -45,6 +46,8 @@ bool has_ctl(std::string_view s) {
 // http or https, a host, no spaces; a literal address must pass the guard.
 void check_url(const std::string& url, const AddressGuard& guard, FieldErrors& errors) {
   if (url.empty() || url.size() > 2048) return errors.add("url", "must be 1 to 2048 characters");
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+    return errors.add("url", "must be an http:// or https:// URL, like https://example.com/hooks");
   if (url.find(' ') != std::string::npos || has_ctl(url)) return errors.add("url", "must not contain spaces");
   CURLU* h = curl_url();
   CURLUcode rc = curl_url_set(h, CURLUPART_URL, url.c_str(), 0);
@@ -339,11 +342,7 @@ void App::test_webhook(const Account& a, const std::string& id, const Request& r
   auto out = build_request(*w, new_id("test", now), events, /*test=*/true, now, options_.test_timeouts);
   transport_.send(std::move(out), [respond](TransportResult r) {
     bool ok = r.error_kind == TransportErrorKind::kNone && r.status_code >= 200 && r.status_code < 300;
-    std::string error = r.error;
-    if (!ok && error.empty()) {
-      error = "the endpoint answered HTTP " + std::to_string(r.status_code);
-      if (r.status_code >= 300 && r.status_code < 400) error += "; redirects are not followed";
-    }
+    std::string error = describe_failure(r);
     respond(json_response(200, {{"ok", ok},
                                 {"status_code", r.status_code ? json(r.status_code) : json(nullptr)},
                                 {"duration_ms", r.duration_ms},

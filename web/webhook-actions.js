@@ -1,0 +1,131 @@
+// What the "⋮" menu of a webhook does: test, edit, enable/disable, show and
+// rotate the signing secret, delete. Shared by the list and the batches page.
+
+import { api } from './api.js';
+import { h, clear, formatTime, copyText, toast } from './dom.js';
+import { openDialog, confirmDialog, field, errorBox } from './ui.js';
+import { openTestDialog } from './test-connection.js';
+
+export function statusBadge(wh) {
+  return wh.enabled
+    ? h('span', { class: 'badge badge-ok' }, 'Enabled')
+    : h('span', { class: 'badge badge-off' }, 'Disabled');
+}
+
+// The service's reason for disabling, as one sentence ("Disabled at …: the endpoint answered 410 Gone").
+export function disabledReason(reason) {
+  const text = String(reason);
+  return /^disabled\b/i.test(text) ? text[0].toUpperCase() + text.slice(1) : `Disabled by growhook: ${text}`;
+}
+
+// handlers: {onChanged(), onEdit(returnFocus), onDeleted()}
+export function webhookMenuItems(wh, handlers) {
+  return [
+    { label: 'Test connection', onSelect: (t) => openTestDialog(wh, t) },
+    { label: 'Batches', onSelect: () => { location.hash = `#/webhooks/${encodeURIComponent(wh.id)}`; } },
+    { label: 'Edit', onSelect: (t) => handlers.onEdit(t) },
+    { label: wh.enabled ? 'Disable' : 'Enable', onSelect: () => setEnabled(wh, !wh.enabled, handlers) },
+    '-',
+    { label: 'Show secret', onSelect: (t) => openSecretDialog(wh, 'show', t) },
+    { label: 'Rotate secret', onSelect: (t) => openSecretDialog(wh, 'rotate', t) },
+    '-',
+    { label: 'Delete', danger: true, onSelect: (t) => deleteWebhook(wh, handlers, t) },
+  ];
+}
+
+async function setEnabled(wh, enabled, handlers) {
+  try {
+    await api.updateWebhook(wh.id, { enabled });
+    toast(enabled
+      ? `“${wh.name}” is enabled. New events are sent to it again.`
+      : `“${wh.name}” is disabled. New events are not sent to it until you enable it.`, 'success');
+    handlers.onChanged();
+  } catch (err) {
+    toast(`Could not ${enabled ? 'enable' : 'disable'} “${wh.name}”: ${err.message}`, 'error');
+  }
+}
+
+async function deleteWebhook(wh, handlers, returnFocus) {
+  const yes = await confirmDialog({
+    title: 'Delete webhook?',
+    message: `“${wh.name}” stops receiving events now, and its batches are deleted with it. This cannot be undone.`,
+    confirmLabel: 'Delete webhook', danger: true, returnFocus,
+  });
+  if (!yes) return;
+  try {
+    await api.deleteWebhook(wh.id);
+    toast(`Webhook “${wh.name}” deleted.`, 'success');
+    handlers.onDeleted();
+  } catch (err) {
+    toast(`Could not delete “${wh.name}”: ${err.message}`, 'error');
+  }
+}
+
+// ---- signing secret ---------------------------------------------------------
+
+const GRACE_CHOICES = [[0, 'No grace period: the old secret stops now'], [3600, '1 hour'], [86400, '24 hours'], [604800, '7 days']];
+
+export function openSecretDialog(wh, mode, returnFocus) {
+  const d = openDialog({ title: mode === 'rotate' ? 'Rotate signing secret' : 'Signing secret', returnFocus });
+  if (mode === 'rotate') showRotate(d, wh);
+  else loadSecret(d, wh);
+}
+
+async function loadSecret(d, wh) {
+  clear(d.body, h('p', { class: 'loading' }, 'Loading the secret…'));
+  try {
+    showSecret(d, wh, await api.secret(wh.id), false);
+  } catch (err) {
+    clear(d.body, h('p', { class: 'alert alert-error', role: 'alert' }, `Could not load the secret: ${err.message}`));
+  }
+}
+
+function showSecret(d, wh, answer, rotated) {
+  d.setTitle(rotated ? 'New signing secret' : 'Signing secret');
+  const input = h('input', { type: 'text', readOnly: true, value: answer.secret, class: 'mono', spellcheck: 'false' });
+  const secretField = field('Signing secret', input, {
+    hint: `growhook signs every message to “${wh.name}” with this secret (Standard Webhooks “webhook-signature” header). Keep it in your receiver, never in a browser.`,
+  });
+  const copied = h('span', { class: 'copy-status', role: 'status' });
+  const copy = h('button', { type: 'button', class: 'btn' }, 'Copy');
+  copy.addEventListener('click', async () => {
+    copied.textContent = (await copyText(answer.secret, input)) ? 'Copied to the clipboard.' : 'Selected: press Ctrl+C to copy.';
+  });
+  const expires = answer.previous_secret_expires_at;
+  const rotate = h('button', { type: 'button', class: 'btn' }, 'Rotate secret…');
+  rotate.addEventListener('click', () => showRotate(d, wh));
+  const done = h('button', { type: 'button', class: 'btn btn-primary' }, 'Done');
+  done.addEventListener('click', () => d.close());
+  clear(d.body,
+    rotated ? h('p', { class: 'alert alert-success', role: 'status' }, 'The secret was rotated. Update your receiver with the new one.') : null,
+    h('div', { class: 'secret-row' }, secretField, copy), copied,
+    expires ? h('p', { class: 'muted' }, `The previous secret also signs messages until ${formatTime(expires)}.`) : null,
+    h('div', { class: 'dialog-actions' }, rotated ? null : rotate, done));
+  copy.focus();
+}
+
+function showRotate(d, wh) {
+  d.setTitle('Rotate signing secret');
+  const select = h('select', {}, GRACE_CHOICES.map(([s, label]) => h('option', { value: String(s), selected: s === 86400 }, label)));
+  const graceField = field('Keep the old secret signing for', select, {
+    hint: 'During the grace period every message carries both signatures, so your receiver keeps working while you update it.',
+  });
+  const alert = errorBox();
+  const cancel = h('button', { type: 'button', class: 'btn' }, 'Cancel');
+  cancel.addEventListener('click', () => d.close());
+  const go = h('button', { type: 'button', class: 'btn btn-danger' }, 'Rotate secret');
+  go.addEventListener('click', async () => {
+    go.disabled = true;
+    alert.show('');
+    try {
+      showSecret(d, wh, await api.rotateSecret(wh.id, Number(select.value)), true);
+    } catch (err) {
+      go.disabled = false;
+      alert.show(`Could not rotate the secret: ${err.message}`);
+    }
+  });
+  clear(d.body,
+    h('p', {}, `A new signing secret replaces the current one of “${wh.name}”.`),
+    graceField, alert, h('div', { class: 'dialog-actions' }, cancel, go));
+  select.focus();
+}
