@@ -66,7 +66,7 @@ def ingest_backlog(g, account, n):
     [t.join() for t in ts]
 
 
-def drain(batch, fanout, n):
+def drain(batch, fanout, n, extra=()):
     rx = ReceiverProc()
     data_dir = tempfile.mkdtemp(prefix="gh-drain-")
     g = Growhook("--role", "api", data_dir=data_dir)
@@ -78,7 +78,7 @@ def drain(batch, fanout, n):
     ingest_s = time.time() - t0
     g.proc.terminate()
     g.proc.wait()
-    g = Growhook("--max-in-flight", "256", data_dir=data_dir)
+    g = Growhook("--max-in-flight", "256", *extra, data_dir=data_dir)
     start = time.time()
     peak = 0.0
     want = n * fanout
@@ -147,26 +147,32 @@ def main():
         json.dump({"batch_id": "bat_x", "webhook_id": "wh_x", "account_id": "acc_x", "test": False,
                    "events": [{"id": "evt_x", "type": "contact.subscribed", "occurred_at": "2024-09-26T00:08:18.161Z",
                                "data": event(1)["contact"]}]}, f)
-    raws = []
+    raws, wrks = [], []
     for _ in range(args.runs):
         rx = ReceiverProc()
-        raws.append(wrk(rx.url, msg, "x", 64, 5, threads=1)[0])
+        out = subprocess.run([os.path.join(ROOT, "build", "curl_raw"), rx.url, msg, "64", "5"],
+                             capture_output=True, text=True, check=True).stdout
+        raws.append(float(out.split()[-1]))
+        wrks.append(wrk(rx.url, msg, "x", 64, 5, threads=1)[0])
         rx.stop()
     raw = median(raws)
-    print(f"raw POST rate (wrk, 64 connections, 1-event messages): median {raw:,.0f}/s runs={[round(r) for r in raws]}")
+    print(f"raw POST rate, libcurl multi, 64 in flight, 1-event messages: median {raw:,.0f}/s runs={[round(r) for r in raws]}")
+    print(f"raw POST rate, wrk, 64 connections (for reference): median {median(wrks):,.0f}/s runs={[round(r) for r in wrks]}")
 
     # 2. Draining a backlog.
     for batch, fanout, n in ((1, 1, args.backlog_batch1), (100, 1, args.backlog), (100, 10, args.backlog // 10)):
         rates, peaks = [], []
         for _ in range(args.runs if n <= 200_000 else 1):
-            rate, peak, reqs, ingest_s = drain(batch, fanout, n)
+            # One webhook: as many requests in flight to it as wrk had connections.
+            extra = ("--per-webhook-in-flight", "64") if fanout == 1 else ()
+            rate, peak, reqs, ingest_s = drain(batch, fanout, n, extra)
             rates.append(rate)
             peaks.append(peak)
         r = median(rates)
         line = (f"drain batch {batch:3d} fan-out {fanout:2d}, {n:,} events pending: median {r:,.0f} events/s delivered, "
                 f"peak RSS {max(peaks):.0f} MiB (ingested in {ingest_s:.1f} s)")
         if batch == 1:
-            line += f", ratio to raw POST rate {r / raw:.2f}"
+            line += f", ratio to raw libcurl POST rate {r / raw:.2f}, to wrk {r / median(wrks):.2f}"
         print(line + f" runs={[round(x) for x in rates]}")
 
     # 3. Latency at 1,000 events/s offered.

@@ -4,10 +4,12 @@
 
 namespace growhook::sqlite {
 
-int Stmt::index(int n) {
-  char name[16];
-  std::snprintf(name, sizeof name, "$%d", n);
-  return sqlite3_bind_parameter_index(s_, name);
+Stmt::Stmt(sqlite3_stmt* s) : s_(s) {
+  for (int n = 1; n < kMaxParams; ++n) {
+    char name[16];
+    std::snprintf(name, sizeof name, "$%d", n);
+    index_[n] = sqlite3_bind_parameter_index(s_, name);
+  }
 }
 
 Stmt& Stmt::bind(int n, int64_t v) {

@@ -20,7 +20,7 @@ namespace growhook::sqlite {
 
 class Stmt {
  public:
-  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  explicit Stmt(sqlite3_stmt* s);
   ~Stmt() { sqlite3_finalize(s_); }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
@@ -50,8 +50,10 @@ class Stmt {
   std::string str(int col) const { return std::string(text(col)); }
 
  private:
-  int index(int n);
+  int index(int n) const { return n > 0 && n < kMaxParams ? index_[n] : 0; }
+  static constexpr int kMaxParams = 32;
   sqlite3_stmt* s_;
+  int index_[kMaxParams] = {};  // "$n" → SQLite's parameter index, resolved once
 };
 
 // Resets a cached statement when the scope ends, whatever happened.
