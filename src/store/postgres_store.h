@@ -1,6 +1,18 @@
 // The shared store: PostgreSQL, for several growhook nodes on one database.
 // Same contract as Store (store.h); work is claimed with leases
 // (FOR UPDATE SKIP LOCKED) and nodes wake each other with LISTEN/NOTIFY.
+//
+// What it adds to the contract, because several nodes share it:
+// - The store is also a WorkNotifier: append_events, retry_batch,
+//   retry_failed and release_leases send NOTIFY growhook_work on commit; a
+//   listener thread with its own connection calls the registered callback.
+// - per_webhook_limit bounds a webhook's batches under a live lease across
+//   all nodes, not only ClaimRequest::in_flight of the calling node.
+// - Every statement has a 30 s timeout; a lost connection fails the call in
+//   progress with kUnavailable and is reopened on its next use.
+// - Statements are prepared per connection: a pooler in front of the
+//   database must keep sessions (PgBouncer pool_mode=session), not
+//   transactions.
 #pragma once
 
 #include <memory>
@@ -12,7 +24,8 @@
 namespace growhook {
 
 // Connects with url (postgresql://user@host:port/db?...), applies pending
-// migrations, and keeps up to pool_size connections.
+// migrations, and keeps up to pool_size connections (plus one for LISTEN
+// once a WorkNotifier callback is registered).
 Result<std::unique_ptr<Store>> open_postgres_store(const std::string& url, int pool_size);
 
 }  // namespace growhook

@@ -84,6 +84,17 @@ Status Db::exec(const char* sql) {
   return ok_status();
 }
 
+Status Db::run(const char* sql) {
+  auto st = prepare(sql);
+  if (!st.ok()) return st.error();
+  StmtUse s(**st);
+  int rc;
+  while ((rc = s->step()) == SQLITE_ROW) {
+  }
+  if (rc != SQLITE_DONE) return error(rc, sql);
+  return ok_status();
+}
+
 Error Db::error(int rc, std::string_view what) const {
   std::string msg = "SQLite";
   if (!what.empty()) msg += std::string(" ") + std::string(what);

@@ -78,6 +78,9 @@ class Db {
   // A cached prepared statement for sql; sql must outlive the Db (literals).
   Result<Stmt*> prepare(const char* sql);
   Status exec(const char* sql);  // one or more statements, no results
+  // One statement without results, prepared once and cached (BEGIN, COMMIT,
+  // SAVEPOINT, PRAGMA on the hot path); sql must be a literal.
+  Status run(const char* sql);
   int64_t changes() const { return sqlite3_changes64(db_); }
   std::string errmsg() const { return sqlite3_errmsg(db_); }
   sqlite3* raw() { return db_; }

@@ -54,19 +54,19 @@ class Tx {
  public:
   explicit Tx(Db& db, Durability d = Durability::kFull) : db_(db), relaxed_(d == Durability::kRelaxed) {}
   ~Tx() {
-    if (open_) (void)db_.exec("ROLLBACK");
-    if (relaxed_) (void)db_.exec("PRAGMA synchronous=FULL");
+    if (open_) (void)db_.run("ROLLBACK");
+    if (relaxed_) (void)db_.run("PRAGMA synchronous=FULL");
   }
   Status begin() {
     if (relaxed_) {
-      if (auto s = db_.exec("PRAGMA synchronous=NORMAL"); !s.ok()) return s;
+      if (auto s = db_.run("PRAGMA synchronous=NORMAL"); !s.ok()) return s;
     }
-    auto s = db_.exec("BEGIN IMMEDIATE");
+    auto s = db_.run("BEGIN IMMEDIATE");
     if (s.ok()) open_ = true;
     return s;
   }
   Status commit() {
-    auto s = db_.exec("COMMIT");
+    auto s = db_.run("COMMIT");
     if (s.ok()) open_ = false;
     return s;
   }
@@ -577,14 +577,14 @@ class SqliteStore final : public Store {
       if (rc != SQLITE_ROW) return db.error(rc, "append_events");
       known_accounts_.insert(req.account_id);
     }
-    GH_RETURN_IF_ERROR(db.exec("SAVEPOINT request"));
+    GH_RETURN_IF_ERROR(db.run("SAVEPOINT request"));
     auto r = insert_events(db, req);
     if (!r.ok()) {
-      (void)db.exec("ROLLBACK TO request");
-      (void)db.exec("RELEASE request");
+      (void)db.run("ROLLBACK TO request");
+      (void)db.run("RELEASE request");
       return r.error();
     }
-    GH_RETURN_IF_ERROR(db.exec("RELEASE request"));
+    GH_RETURN_IF_ERROR(db.run("RELEASE request"));
     return r;
   }
 

@@ -1,0 +1,143 @@
+// A small RAII layer over libpq: one connection with its own prepared
+// statements (PQprepare once per connection and SQL text, then
+// PQexecPrepared), text parameters, and results read as text.
+//
+// Errors: a lost connection, a server shutting down, a timeout, a deadlock
+// or a full disk are kUnavailable; an integrity violation (unique, not null,
+// foreign key, check) is kConflict, like SQLite's constraint errors; anything
+// else is kInternal. A connection found broken is reset (PQreset) on its
+// next use, and its prepared statements are forgotten.
+//
+// Not thread-safe: one thread uses a Conn at a time (the pool guards it).
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+
+namespace growhook::pg {
+
+// Every connection's bound on one statement, lock waits included.
+inline constexpr const char* kStatementTimeoutSql = "SET statement_timeout = '30s'";
+
+// Text parameters of one statement, in order ($1, $2, ...).
+class Params {
+ public:
+  Params& add(int64_t v) { return push(std::to_string(v)); }
+  Params& add(int v) { return push(std::to_string(v)); }
+  Params& add(bool v) { return push(v ? "true" : "false"); }
+  Params& add(std::string_view v) { return push(std::string(v)); }
+  Params& add(const std::string& v) { return push(v); }
+  Params& add(const char* v) { return push(v); }
+  Params& add(std::optional<int64_t> v) { return v ? add(*v) : add_null(); }
+  Params& add_null();
+
+  int size() const { return static_cast<int>(values_.size()); }
+  // Pointers valid while this Params lives and is not changed.
+  std::vector<const char*> pointers() const;
+
+ private:
+  Params& push(std::string v);
+  std::vector<std::string> values_;
+  std::vector<bool> nulls_;
+};
+
+// A PostgreSQL array literal of text values ('{"a","b"}'), for "$n::text[]".
+std::string text_array(std::span<const std::string> values);
+std::string int_array(std::span<const int64_t> values);
+
+// s as valid UTF-8 without NUL bytes (PostgreSQL refuses both in TEXT):
+// invalid sequences become U+FFFD, NULs are dropped. For text that comes
+// from outside, such as a receiver's response body cut at a byte limit.
+std::string clean_text(std::string_view s);
+
+// An owned query result.
+class PgResult {
+ public:
+  explicit PgResult(PGresult* r) : r_(r) {}
+  PgResult(PgResult&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
+  PgResult& operator=(PgResult&& o) noexcept;
+  PgResult(const PgResult&) = delete;
+  PgResult& operator=(const PgResult&) = delete;
+  ~PgResult() { PQclear(r_); }
+
+  int rows() const { return PQntuples(r_); }
+  // Rows changed by INSERT, UPDATE or DELETE.
+  int64_t affected() const;
+  bool is_null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+  std::string_view text(int row, int col) const {
+    return std::string_view(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)));
+  }
+  std::string str(int row, int col) const { return std::string(text(row, col)); }
+  int64_t i64(int row, int col) const;
+  std::optional<int64_t> opt_i64(int row, int col) const {
+    return is_null(row, col) ? std::nullopt : std::optional<int64_t>(i64(row, col));
+  }
+  bool boolean(int row, int col) const { return text(row, col) == "t"; }
+  const PGresult* raw() const { return r_; }
+
+ private:
+  PGresult* r_;
+};
+
+class Conn {
+ public:
+  // Connects to url (a postgresql:// URL or a key=value string) with
+  // connect and TCP timeouts unless the url sets its own, then sets a
+  // statement timeout. Fails with kUnavailable.
+  static Result<std::unique_ptr<Conn>> connect(const std::string& url);
+  ~Conn();
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  // Resets the connection when it is broken. Call before each use.
+  Status ensure_connected();
+  bool broken() const { return PQstatus(c_) != CONNECTION_OK; }
+
+  // Runs sql, prepared once on this connection; sql must outlive the Conn
+  // (a literal): its address names the statement.
+  Result<PgResult> exec(const char* sql, const Params& params = {});
+  // Runs one or more statements without parameters or results (BEGIN,
+  // SAVEPOINT, migrations).
+  Status exec_simple(const std::string& sql);
+
+  // Ends any transaction left open (after a failure) so that the connection
+  // goes back to the pool clean. Returns false when it is unusable.
+  bool make_idle();
+
+  PGconn* raw() { return c_; }
+
+  // The libpq connection options: the url plus our defaults. Shared with the
+  // listener, which opens its own connection asynchronously.
+  struct Options {
+    std::vector<const char*> keywords;  // NULL-terminated
+    std::vector<const char*> values;
+  };
+  static Options options_for(const std::string& url);
+
+ private:
+  explicit Conn(PGconn* c) : c_(c) {}
+  Status after_connect();
+  Error error_of(const PGresult* r, std::string_view what) const;
+
+  PGconn* c_;
+  std::unordered_map<const char*, std::string> prepared_;  // sql → statement name
+  int next_name_ = 0;
+};
+
+// A PQnoticeProcessor that drops server notices.
+void ignore_notice(void* arg, const char* message);
+
+// Maps a failed result (or a connection failure when r is null) to an Error.
+Error pg_error(PGconn* c, const PGresult* r, std::string_view what);
+
+}  // namespace growhook::pg

@@ -1,0 +1,83 @@
+#include "store/pg_rows.h"
+
+#include "store/codec.h"
+
+namespace growhook::pg {
+
+Status Tx::begin() {
+  auto s = c_.exec_simple("BEGIN");
+  open_ = s.ok();
+  return s;
+}
+
+Status Tx::commit() {
+  open_ = false;
+  // COMMIT in a failed transaction answers "ROLLBACK" without an error.
+  if (PQtransactionStatus(c_.raw()) != PQTRANS_INTRANS) {
+    (void)c_.make_idle();
+    return Error::internal("PostgreSQL: the transaction failed before its commit");
+  }
+  return c_.exec_simple("COMMIT");
+}
+
+Webhook webhook_from_row(const PgResult& r, int row, int c) {
+  Webhook w;
+  w.id = r.str(row, c + 0);
+  w.account_id = r.str(row, c + 1);
+  w.name = r.str(row, c + 2);
+  w.url = r.str(row, c + 3);
+  w.enabled = r.boolean(row, c + 4);
+  w.event_types = static_cast<uint8_t>(r.i64(row, c + 5));
+  w.batch_max_events = static_cast<int>(r.i64(row, c + 6));
+  w.auth = auth_from_storage(r.text(row, c + 7));
+  w.secret = r.str(row, c + 8);
+  w.previous_secret = r.str(row, c + 9);
+  w.previous_secret_expires_ms = r.i64(row, c + 10);
+  w.disabled_reason = r.str(row, c + 11);
+  w.created_at_ms = r.i64(row, c + 12);
+  w.updated_at_ms = r.i64(row, c + 13);
+  return w;
+}
+
+Batch batch_from_row(const PgResult& r, int row, int c) {
+  Batch b;
+  b.id = r.str(row, c + 0);
+  b.webhook_id = r.str(row, c + 1);
+  b.account_id = r.str(row, c + 2);
+  b.state = parse_batch_state(r.text(row, c + 3)).value_or(BatchState::kPending);
+  b.event_count = static_cast<int>(r.i64(row, c + 4));
+  b.created_at_ms = r.i64(row, c + 5);
+  if (b.state == BatchState::kPending) b.next_attempt_at_ms = r.opt_i64(row, c + 6);
+  b.cycle_attempts = static_cast<int>(r.i64(row, c + 7));
+  return b;
+}
+
+Result<Webhook> load_webhook(Conn& c, const std::string& account_id, const std::string& id) {
+  GH_PG_ASSIGN(r, c.exec("SELECT " GH_PG_WEBHOOK_COLUMNS " FROM webhooks w WHERE w.id = $1::text AND "
+                         "($2::text = '' OR w.account_id = $2::text)",
+                         Params().add(id).add(account_id)));
+  if (r->rows() == 0) return Error::not_found("webhook " + id + " not found");
+  return webhook_from_row(*r, 0);
+}
+
+Result<std::string> batch_events(Conn& c, const std::string& account_id, int64_t first_seq, int64_t last_seq,
+                                 int64_t type_mask, int64_t* oldest_created) {
+  GH_PG_ASSIGN(r, c.exec("SELECT body, created_at FROM events WHERE account_id = $1::text AND seq >= $2::bigint "
+                         "AND seq <= $3::bigint AND (type & $4::smallint) <> 0 ORDER BY occurred_at, seq",
+                         Params().add(account_id).add(first_seq).add(last_seq).add(type_mask)));
+  EventsJsonBuilder json;
+  *oldest_created = 0;
+  for (int i = 0; i < r->rows(); ++i) {
+    json.add(r->text(i, 0));
+    int64_t created = r->i64(i, 1);
+    if (*oldest_created == 0 || created < *oldest_created) *oldest_created = created;
+  }
+  return std::move(json).finish();
+}
+
+Status notify_work(Conn& c) {
+  GH_PG_ASSIGN(r, c.exec("SELECT pg_notify('growhook_work', '')"));
+  return ok_status();
+}
+
+}  // namespace growhook::pg

@@ -1,0 +1,69 @@
+// Pieces shared by the PostgreSQL store's files: a transaction guard, the
+// decoding of rows into model values, and the queries that more than one
+// operation runs (a webhook, a batch's events).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/result.h"
+#include "domain/model.h"
+#include "store/pg_conn.h"
+
+// Evaluates a Result expression into var, or returns its error.
+#define GH_PG_ASSIGN(var, expr) \
+  auto var = (expr);            \
+  if (!var.ok()) return var.error()
+
+#define GH_PG_RETURN_IF_ERROR(expr)  \
+  do {                               \
+    auto _s = (expr);                \
+    if (!_s.ok()) return _s.error(); \
+  } while (0)
+
+// The webhook columns, in the order webhook_from_row reads them.
+#define GH_PG_WEBHOOK_COLUMNS                                                                           \
+  "w.id, w.account_id, w.name, w.url, w.enabled, w.event_types, w.batch_max_events, w.auth, w.secret, " \
+  "w.previous_secret, w.previous_secret_expires_at, w.disabled_reason, w.created_at, w.updated_at"
+
+// The batch columns, in the order batch_from_row reads them.
+#define GH_PG_BATCH_COLUMNS \
+  "b.id, b.webhook_id, b.account_id, b.state, b.event_count, b.created_at, b.next_attempt_at, b.cycle_attempts"
+
+namespace growhook::pg {
+
+// The channel on which nodes tell each other about new work.
+inline constexpr const char* kWorkChannel = "growhook_work";
+
+// One transaction; rolls back unless committed.
+class Tx {
+ public:
+  explicit Tx(Conn& c) : c_(c) {}
+  ~Tx() {
+    if (open_) (void)c_.exec_simple("ROLLBACK");
+  }
+  Tx(const Tx&) = delete;
+  Tx& operator=(const Tx&) = delete;
+  Status begin();
+  Status commit();
+
+ private:
+  Conn& c_;
+  bool open_ = false;
+};
+
+Webhook webhook_from_row(const PgResult& r, int row, int col = 0);
+Batch batch_from_row(const PgResult& r, int row, int col = 0);
+
+// The webhook id of account_id (any account when account_id is empty).
+Result<Webhook> load_webhook(Conn& c, const std::string& account_id, const std::string& id);
+
+// A batch's events as the JSON array a receiver gets, ordered by
+// occurred_at; *oldest_created is the earliest ingestion time among them.
+Result<std::string> batch_events(Conn& c, const std::string& account_id, int64_t first_seq, int64_t last_seq,
+                                 int64_t type_mask, int64_t* oldest_created);
+
+// Queues a wake-up for every node; sent when the transaction commits.
+Status notify_work(Conn& c);
+
+}  // namespace growhook::pg

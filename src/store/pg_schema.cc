@@ -1,0 +1,100 @@
+#include "store/pg_schema.h"
+
+#include <string>
+
+namespace growhook {
+namespace {
+
+// pg_advisory_lock key of the migrations: "growhook" in ASCII.
+constexpr const char* kMigrationLockKey = "7454142891895517035";
+
+// Never edit a migration that has shipped; add a new one.
+// Ids are TEXT COLLATE "C": lists page by id ranges, which must compare
+// bytes like SQLite does, whatever the database's locale.
+const char* const kMigrations[] = {
+    // 1: the first schema. Sequence numbers are per account (the primary
+    // key of events is (account_id, seq)); see postgres_store.cc.
+    R"sql(
+CREATE TABLE accounts(
+  id TEXT COLLATE "C" PRIMARY KEY, name TEXT NOT NULL, created_at BIGINT NOT NULL,
+  head_seq BIGINT NOT NULL DEFAULT 0);
+CREATE TABLE api_keys(
+  key_hash TEXT COLLATE "C" PRIMARY KEY, account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id),
+  created_at BIGINT NOT NULL);
+CREATE TABLE webhooks(
+  id TEXT COLLATE "C" PRIMARY KEY, account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id),
+  name TEXT NOT NULL, url TEXT NOT NULL, enabled BOOLEAN NOT NULL,
+  event_types SMALLINT NOT NULL, batch_max_events INTEGER NOT NULL, auth TEXT NOT NULL,
+  secret TEXT NOT NULL, previous_secret TEXT NOT NULL, previous_secret_expires_at BIGINT NOT NULL,
+  disabled_reason TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+  cursor BIGINT NOT NULL);
+CREATE INDEX webhooks_by_account ON webhooks(account_id, id);
+CREATE INDEX webhooks_enabled ON webhooks(account_id) WHERE enabled;
+CREATE TABLE events(
+  account_id TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, id TEXT COLLATE "C" NOT NULL,
+  type SMALLINT NOT NULL, occurred_at BIGINT NOT NULL, created_at BIGINT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY(account_id, seq));
+CREATE UNIQUE INDEX events_by_account_id ON events(account_id, id);
+CREATE TABLE batches(
+  id TEXT COLLATE "C" PRIMARY KEY, webhook_id TEXT COLLATE "C" NOT NULL, account_id TEXT COLLATE "C" NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+  first_seq BIGINT NOT NULL, last_seq BIGINT NOT NULL, type_mask SMALLINT NOT NULL,
+  event_count INTEGER NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+  next_attempt_at BIGINT, cycle_attempts INTEGER NOT NULL, lease_owner TEXT,
+  lease_until BIGINT NOT NULL);
+CREATE INDEX batches_by_webhook ON batches(webhook_id, id);
+CREATE INDEX batches_by_webhook_state ON batches(webhook_id, state, id);
+CREATE INDEX batches_due ON batches(next_attempt_at) WHERE state = 'pending';
+CREATE INDEX batches_by_state_updated ON batches(state, updated_at);
+CREATE INDEX batches_leased ON batches(webhook_id) WHERE lease_owner IS NOT NULL;
+CREATE INDEX batches_by_account_first_seq ON batches(account_id, first_seq);
+CREATE TABLE attempts(
+  batch_id TEXT COLLATE "C" NOT NULL, n INTEGER NOT NULL, at BIGINT NOT NULL, status_code INTEGER NOT NULL,
+  duration_ms BIGINT NOT NULL, error TEXT NOT NULL, response_body TEXT NOT NULL,
+  PRIMARY KEY(batch_id, n));
+)sql",
+};
+
+Result<int> schema_version(pg::Conn& c) {
+  auto r = c.exec("SELECT value FROM meta WHERE key = 'schema_version'");
+  if (!r.ok()) return r.error();
+  if (r->rows() == 0) return 0;
+  return static_cast<int>(r->i64(0, 0));
+}
+
+Status migrate_locked(pg::Conn& c) {
+  if (auto s = c.exec_simple("CREATE TABLE IF NOT EXISTS meta(key TEXT COLLATE \"C\" PRIMARY KEY, value TEXT NOT NULL)");
+      !s.ok())
+    return s;
+  auto version = schema_version(c);
+  if (!version.ok()) return version.error();
+  const int total = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
+  if (*version > total) {
+    return Error::internal("the database was written by a newer growhook (schema " + std::to_string(*version) +
+                           "); this binary knows schema " + std::to_string(total));
+  }
+  for (int v = *version; v < total; ++v) {
+    std::string sql = std::string("BEGIN;") + kMigrations[v] +
+                      "INSERT INTO meta(key, value) VALUES('schema_version', '" + std::to_string(v + 1) +
+                      "') ON CONFLICT(key) DO UPDATE SET value = excluded.value; COMMIT;";
+    if (auto s = c.exec_simple(sql); !s.ok()) {
+      (void)c.make_idle();
+      return s;
+    }
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Status apply_postgres_migrations(pg::Conn& c) {
+  // Another node may be migrating: wait for it as long as it takes.
+  if (auto s = c.exec_simple("SET statement_timeout = 0"); !s.ok()) return s;
+  if (auto s = c.exec_simple(std::string("SELECT pg_advisory_lock(") + kMigrationLockKey + ")"); !s.ok()) return s;
+  Status result = migrate_locked(c);
+  (void)c.exec_simple(std::string("SELECT pg_advisory_unlock(") + kMigrationLockKey + ")");
+  if (auto s = c.exec_simple(pg::kStatementTimeoutSql); !s.ok() && result.ok()) return s;
+  return result;
+}
+
+}  // namespace growhook
