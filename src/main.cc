@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli/serve.h"
 #include "delivery/retry_policy.h"
@@ -28,7 +29,14 @@ CLI::Option* duration_flag(CLI::App* app, const std::string& name, int64_t* ms, 
 
 int main(int argc, char** argv) {
   CLI::App app{"growhook: the webhook connector of the Grow marketing platform"};
-  app.set_config("--config", "", "Read options from this TOML/INI file (keys as the long flag names)");
+  // CLI11 reads no environment variable for the config option itself: the
+  // default file name comes from GROWHOOK_CONFIG instead.
+  const char* config_env = std::getenv("GROWHOOK_CONFIG");
+  app.set_config("--config", config_env ? config_env : "",
+                 "Read options from this TOML/INI file ([serve] section, keys as the long flag names); "
+                 "default from GROWHOOK_CONFIG",
+                 /*config_required=*/config_env != nullptr);
+  app.fallthrough();  // `growhook serve --config FILE` works too
   app.require_subcommand(1);
   app.set_version_flag("--version", GROWHOOK_VERSION);
 
@@ -62,6 +70,9 @@ int main(int argc, char** argv) {
                 "How long failed batches are kept for a manual retry (default 30d)");
   duration_flag(serve, "--shutdown-grace", &c.shutdown_grace_ms, "GROWHOOK_SHUTDOWN_GRACE",
                 "On SIGTERM, how long deliveries in flight may finish (default 10s)");
+  duration_flag(serve, "--request-read-timeout", &c.request_read_timeout_ms, "GROWHOOK_REQUEST_READ_TIMEOUT",
+                "How long an API request may take to arrive, headers and body; slower clients are "
+                "disconnected (default 30s)");
   serve->add_option("--max-in-flight", c.max_in_flight, "Delivery requests in flight at most, in all")
       ->envname("GROWHOOK_MAX_IN_FLIGHT")
       ->check(CLI::Range(1, 100000))

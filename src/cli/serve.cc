@@ -80,6 +80,10 @@ int serve(const ServeConfig& c) {
     std::fprintf(stderr, "growhook: --allow-targets: %s\n", guard_ranges.error().message.c_str());
     return 2;
   }
+  if (c.request_read_timeout_ms < 1) {
+    std::fprintf(stderr, "growhook: --request-read-timeout must be longer than 0\n");
+    return 2;
+  }
   auto delays = parse_delays(c.retry_delays);
   if (!delays.ok()) {
     std::fprintf(stderr, "growhook: %s\n", delays.error().message.c_str());
@@ -98,10 +102,12 @@ int serve(const ServeConfig& c) {
   }
   const bool single_node = c.database.empty();
   std::string owner = c.node_id.empty() ? new_id("node", SystemClock().now_ms()) : c.node_id;
-  if (single_node) {
-    // Nobody else can hold a lease on this data folder: whatever was in
-    // flight when the last process died is due again now.
-    if (auto s = (*store)->release_leases(""); !s.ok()) {
+  if (single_node || !c.node_id.empty()) {
+    // SQLite: nobody else can hold a lease on this data folder, so whatever
+    // was in flight when the last process died is due again now. PostgreSQL
+    // with a stable --node-id: this node's own leases are from its previous
+    // life; take them back at once instead of waiting for them to expire.
+    if (auto s = (*store)->release_leases(single_node ? "" : c.node_id); !s.ok()) {
       std::fprintf(stderr, "growhook: %s\n", s.error().message.c_str());
       return 1;
     }
@@ -136,6 +142,7 @@ int serve(const ServeConfig& c) {
 
   api::ServerLimits limits;
   limits.max_body_bytes = c.max_body_bytes;
+  limits.read_timeout_ms = c.request_read_timeout_ms;
   std::string host = c.listen.substr(0, c.listen.rfind(':'));
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   int port = std::atoi(c.listen.substr(c.listen.rfind(':') + 1).c_str());

@@ -1,6 +1,9 @@
 // End-to-end: ingestion and management over real HTTP against the binary.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <regex>
+
 #include "e2e/harness.h"
 
 namespace e2e {
@@ -245,6 +248,47 @@ TEST_F(ApiTest, DataIsKeptAcrossARestart) {
   auto g = server.account(key, "GET", "/v1/webhooks/" + w["id"].get<std::string>());
   EXPECT_EQ(g.status, 200);
   EXPECT_EQ(g.json()["name"], "keep");
+}
+
+TEST(Startup, APlatformTokenIsGeneratedPrintedOnceAndKeptHashed) {
+  Server server({}, "", {{"GROWHOOK_PLATFORM_TOKEN", ""}});
+  std::smatch m;
+  std::string out = server.stdout_text();
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("Platform token[^:]*: (ghp_\\S+)"))) << out;
+  std::string token = m[1];
+  EXPECT_EQ(http("POST", server.base() + "/v1/accounts", R"({"name":"x"})", token).status, 201);
+  EXPECT_EQ(http("POST", server.base() + "/v1/accounts", R"({"name":"x"})", kPlatformToken).status, 401);
+  server.stop();
+  server.start();
+  EXPECT_EQ(server.stdout_text().find("Platform token"), std::string::npos);  // printed once only
+  EXPECT_EQ(http("POST", server.base() + "/v1/accounts", R"({"name":"y"})", token).status, 201);
+}
+
+TEST(Startup, FlagsComeFromTheEnvironmentAndAConfigFile) {
+  char tmpl[] = "/tmp/growhook-cfg.XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string cfg = dir + "/growhook.toml";
+  FILE* f = fopen(cfg.c_str(), "w");
+  fputs("[serve]\nmax-events-per-request = 5\n", f);
+  fclose(f);
+  auto too_many = [](Server& s, int n) {
+    auto [id, key] = s.create_account();
+    json bulk = {{"events", json::array()}};
+    for (int i = 0; i < n; ++i) bulk["events"].push_back(json::parse(event_body(1)));
+    auto r = s.platform("POST", "/v1/accounts/" + id + "/events", bulk.dump());
+    if (r.status != 202) std::cerr << r.status << " " << r.body << "\n";
+    return r.status;
+  };
+  {
+    Server from_file({}, "", {{"GROWHOOK_CONFIG", cfg}});
+    EXPECT_EQ(too_many(from_file, 5), 202);
+    EXPECT_EQ(too_many(from_file, 6), 413);
+  }
+  {
+    Server from_env({}, "", {{"GROWHOOK_MAX_EVENTS_PER_REQUEST", "3"}});
+    EXPECT_EQ(too_many(from_env, 4), 413);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(ApiTest, SampleEventHasTheTwentyKeys) {

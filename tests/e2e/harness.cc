@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <stdexcept>
 
@@ -92,10 +94,38 @@ std::string event_body(int64_t msisdn, const std::string& id, const std::string&
   return e.dump();
 }
 
+WebhookInfo add_webhook(Server& s, const std::string& key, const std::string& url, const nlohmann::json& extra) {
+  nlohmann::json body = {{"name", "receiver"}, {"url", url}};
+  body.update(extra);
+  auto r = s.account(key, "POST", "/v1/webhooks", body.dump());
+  if (r.status != 201) throw std::runtime_error("create webhook: " + std::to_string(r.status) + " " + r.body);
+  return {r.json()["id"], r.json()["secret"]};
+}
+
+nlohmann::json webhook_batches(Server& s, const std::string& key, const std::string& hook_id,
+                               const std::string& state) {
+  auto r = s.account(key, "GET", "/v1/webhooks/" + hook_id + "/batches" + (state.empty() ? "" : "?state=" + state));
+  auto j = r.json();
+  if (r.status != 200 || !j.is_object() || !j.contains("data"))
+    throw std::runtime_error("list batches: " + std::to_string(r.status) + " " + r.body);
+  return j["data"];
+}
+
+std::set<std::string> event_ids_in(const std::vector<ReceivedRequest>& requests) {
+  std::set<std::string> ids;
+  for (const auto& r : requests) {
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    if (!j.is_object() || !j.contains("events") || !j["events"].is_array()) continue;
+    for (const auto& e : j["events"])
+      if (e.contains("id") && e["id"].is_string()) ids.insert(e["id"].get<std::string>());
+  }
+  return ids;
+}
+
 // ---------- Server ----------
 
-Server::Server(std::vector<std::string> extra_args, std::string data_dir)
-    : args_(std::move(extra_args)), data_dir_(std::move(data_dir)) {
+Server::Server(std::vector<std::string> extra_args, std::string data_dir, std::map<std::string, std::string> env)
+    : args_(std::move(extra_args)), env_(std::move(env)), data_dir_(std::move(data_dir)) {
   if (data_dir_.empty()) {
     char tmpl[] = "/tmp/growhook-e2e.XXXXXX";
     data_dir_ = mkdtemp(tmpl);
@@ -125,6 +155,10 @@ void Server::start() {
     close(pipefd[0]);
     close(pipefd[1]);
     setenv("GROWHOOK_PLATFORM_TOKEN", kPlatformToken, 1);
+    for (const auto& [k, v] : env_) {
+      if (v.empty()) unsetenv(k.c_str());
+      else setenv(k.c_str(), v.c_str(), 1);
+    }
     std::vector<char*> argv;
     for (auto& s : argv_s) argv.push_back(s.data());
     argv.push_back(nullptr);
@@ -157,6 +191,11 @@ void Server::start() {
 }
 
 std::string Server::stdout_text() const { return out_; }
+
+uint16_t Server::port() const {
+  auto colon = base_.rfind(':');
+  return colon == std::string::npos ? 0 : static_cast<uint16_t>(std::stoi(base_.substr(colon + 1)));
+}
 
 void Server::stop() {
   if (pid_ <= 0) return;
@@ -238,24 +277,31 @@ bool read_request(int fd, std::string& buf, ReceivedRequest& req) {
   }
   req.body = buf.substr(0, len);
   buf.erase(0, len);
+  req.at = std::chrono::steady_clock::now();
   return true;
+}
+
+// A listening socket on 127.0.0.1, port 0; returns the fd and sets *port.
+int listen_loopback(uint16_t* port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 512) != 0)
+    throw std::runtime_error("receiver bind");
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  *port = ntohs(a.sin_port);
+  return fd;
 }
 
 }  // namespace
 
 Receiver::Receiver() {
-  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(listen_fd_, 512) != 0)
-    throw std::runtime_error("receiver bind");
-  socklen_t len = sizeof a;
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
-  port_ = ntohs(a.sin_port);
+  listen_fd_ = listen_loopback(&port_);
   accept_thread_ = std::thread([this] {
     while (!stopping_) {
       pollfd p{listen_fd_, POLLIN, 0};
@@ -342,6 +388,252 @@ void Receiver::serve(int fd) {
     out += "\r\n" + reply.body;
     if (send(fd, out.data(), out.size(), MSG_NOSIGNAL) < 0) return;
   }
+}
+
+// ---------- RawReceiver ----------
+
+bool RawConn::read_request(ReceivedRequest* out) {
+  ReceivedRequest req;
+  if (stopping_ || !e2e::read_request(fd_, buf_, req)) return false;
+  if (on_request_) on_request_(req);
+  if (out) *out = std::move(req);
+  return true;
+}
+
+bool RawConn::send(const std::string& bytes) {
+  size_t off = 0;
+  while (off < bytes.size()) {
+    if (stopping_) return false;
+    ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+    sent_ += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool RawConn::trickle(const std::string& bytes, std::chrono::milliseconds interval) {
+  for (char c : bytes) {
+    if (!send(std::string(1, c))) return false;
+    if (!sleep(static_cast<int>(interval.count()))) return false;
+  }
+  return true;
+}
+
+bool RawConn::sleep(int ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (stopping_) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(ms, 10)));
+  }
+  return !stopping_;
+}
+
+void RawConn::wait_peer_close() {
+  char tmp[65536];
+  while (!stopping_) {
+    ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+  }
+}
+
+RawReceiver::RawReceiver(Script script) : script_(std::move(script)) {
+  listen_fd_ = listen_loopback(&port_);
+  accept_thread_ = std::thread([this] {
+    while (!stopping_) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      std::lock_guard lock(mu_);
+      conn_fds_.push_back(fd);
+      connections_++;
+      conns_.emplace_back([this, fd] {
+        RawConn conn(fd, stopping_, [this](const ReceivedRequest& r) {
+          {
+            std::lock_guard lock(mu_);
+            requests_.push_back(r);
+          }
+          cv_.notify_all();
+        });
+        script_(conn);
+        // Closing here (not in the destructor) is what the peer sees as
+        // the end of the answer; the fd stays listed, so shut it down only.
+        ::shutdown(fd, SHUT_RDWR);
+        {
+          std::lock_guard lock(mu_);
+          finished_++;
+        }
+        cv_.notify_all();
+      });
+    }
+  });
+}
+
+RawReceiver::~RawReceiver() {
+  stopping_ = true;
+  cv_.notify_all();
+  accept_thread_.join();
+  {
+    std::lock_guard lock(mu_);
+    for (int fd : conn_fds_) ::shutdown(fd, SHUT_RDWR);
+  }
+  for (auto& t : conns_) t.join();
+  for (int fd : conn_fds_) close(fd);
+  close(listen_fd_);
+}
+
+std::string RawReceiver::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+size_t RawReceiver::connections() const {
+  std::lock_guard lock(mu_);
+  return connections_;
+}
+
+size_t RawReceiver::scripts_finished() const {
+  std::lock_guard lock(mu_);
+  return finished_;
+}
+
+std::vector<ReceivedRequest> RawReceiver::requests() const {
+  std::lock_guard lock(mu_);
+  return requests_;
+}
+
+size_t RawReceiver::count() const {
+  std::lock_guard lock(mu_);
+  return requests_.size();
+}
+
+bool RawReceiver::wait_for(const std::function<bool(const std::vector<ReceivedRequest>&)>& pred,
+                           std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return pred(requests_); });
+}
+
+// ---------- RawClient ----------
+
+RawClient::RawClient(uint16_t port) {
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  if (fd_ < 0 || connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    if (fd_ >= 0) close(fd_);
+    throw std::runtime_error(std::string("raw connect: ") + std::strerror(errno));
+  }
+}
+
+RawClient::~RawClient() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool RawClient::send(const std::string& bytes) {
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+void RawClient::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+
+HttpResult RawClient::read_response(std::chrono::milliseconds timeout) {
+  HttpResult r;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Reads more into buf_; false (with r.error set) on EOF, reset or timeout.
+  auto fill = [&]() -> bool {
+    if (eof_) {
+      r.error = "connection closed";
+      return false;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd_, POLLIN, 0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      r.error = "timed out";
+      return false;
+    }
+    char tmp[65536];
+    ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) {
+      eof_ = true;
+      r.error = n == 0 ? "connection closed" : std::string("recv: ") + std::strerror(errno);
+      return false;
+    }
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  };
+  size_t end;
+  while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+    if (!fill()) return r;
+  }
+  std::string head = buf_.substr(0, end);
+  buf_.erase(0, end + 4);
+  size_t line_end = head.find("\r\n");
+  std::string first = head.substr(0, line_end);
+  if (first.rfind("HTTP/1.", 0) != 0 || first.size() < 12) {
+    r.error = "not an HTTP response: " + first;
+    return r;
+  }
+  int status = std::atoi(first.substr(9, 3).c_str());
+  size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
+  while (pos < head.size()) {
+    size_t e = head.find("\r\n", pos);
+    if (e == std::string::npos) e = head.size();
+    std::string line = head.substr(pos, e - pos);
+    auto colon = line.find(':');
+    if (colon != std::string::npos) {
+      std::string name = line.substr(0, colon);
+      std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+      std::string value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      r.headers[name] = value;
+    }
+    pos = e + 2;
+  }
+  size_t len = r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
+  while (buf_.size() < len) {
+    if (!fill()) return r;
+  }
+  r.body = buf_.substr(0, len);
+  buf_.erase(0, len);
+  r.status = status;
+  return r;
+}
+
+bool RawClient::wait_closed(std::chrono::milliseconds timeout) {
+  if (eof_) return true;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char tmp[65536];
+    ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      eof_ = true;
+      return true;
+    }
+  }
+}
+
+long rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
 }
 
 }  // namespace e2e

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,13 +36,18 @@ HttpResult http(const std::string& method, const std::string& url, const std::st
 // A growhook process. Data folder kept across restart(); removed at the end.
 class Server {
  public:
-  explicit Server(std::vector<std::string> extra_args = {}, std::string data_dir = "");
+  // env: extra environment; a key with an empty value is unset (for
+  // GROWHOOK_PLATFORM_TOKEN, which is otherwise kPlatformToken).
+  explicit Server(std::vector<std::string> extra_args = {}, std::string data_dir = "",
+                  std::map<std::string, std::string> env = {});
   ~Server();
   void start();
   void stop();          // SIGTERM, wait for exit; returns when it exited
   void kill9();         // SIGKILL, wait
   int exit_code() const { return exit_code_; }
+  pid_t pid() const { return pid_; }  // -1 when not running
   const std::string& base() const { return base_; }
+  uint16_t port() const;              // the API port of the running process
   const std::string& data_dir() const { return data_dir_; }
   std::string stdout_text() const;
 
@@ -54,6 +60,7 @@ class Server {
 
  private:
   std::vector<std::string> args_;
+  std::map<std::string, std::string> env_;
   std::string data_dir_;
   bool own_dir_ = false;
   pid_t pid_ = -1;
@@ -68,6 +75,7 @@ struct ReceivedRequest {
   std::string target;
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
+  std::chrono::steady_clock::time_point at{};  // when it was read whole
 };
 
 struct Reply {
@@ -108,8 +116,110 @@ class Receiver {
   std::vector<int> conn_fds_;
 };
 
+// One accepted connection of a RawReceiver, as its script sees it. Used only
+// on the script's own thread.
+class RawConn {
+ public:
+  RawConn(int fd, const std::atomic<bool>& stopping, std::function<void(const ReceivedRequest&)> on_request)
+      : fd_(fd), stopping_(stopping), on_request_(std::move(on_request)) {}
+  // Reads one request (headers and a Content-Length body) and records it
+  // with the receiver. False on EOF, error or when the receiver stops.
+  bool read_request(ReceivedRequest* req = nullptr);
+  // Writes all of bytes; false once the peer is gone or the receiver stops.
+  bool send(const std::string& bytes);
+  // Writes bytes one at a time, every interval, until done, failure or stop.
+  bool trickle(const std::string& bytes, std::chrono::milliseconds interval);
+  // Sleeps up to ms; false if the receiver stops meanwhile.
+  bool sleep(int ms);
+  // Waits (up to the receiver's life) until the peer closes the connection.
+  void wait_peer_close();
+  bool stopping() const { return stopping_.load(); }
+  size_t bytes_sent() const { return sent_; }
+
+ private:
+  int fd_;
+  const std::atomic<bool>& stopping_;
+  std::function<void(const ReceivedRequest&)> on_request_;
+  std::string buf_;
+  size_t sent_ = 0;
+};
+
+// A loopback TCP listener on 127.0.0.1 port 0 that runs a script on its own
+// thread for each accepted connection, for receivers that break HTTP on
+// purpose (partial headers, endless bodies, trickles, garbage). The
+// connection is closed when the script returns. Thread-safe.
+class RawReceiver {
+ public:
+  using Script = std::function<void(RawConn&)>;
+  explicit RawReceiver(Script script);
+  ~RawReceiver();
+  std::string url(const std::string& path = "/hook") const;
+  uint16_t port() const { return port_; }
+  size_t connections() const;       // accepted so far
+  size_t scripts_finished() const;  // connections whose script returned
+  std::vector<ReceivedRequest> requests() const;
+  size_t count() const;
+  bool wait_for(const std::function<bool(const std::vector<ReceivedRequest>&)>& pred,
+                std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
+
+ private:
+  Script script_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::vector<ReceivedRequest> requests_;
+  size_t connections_ = 0;
+  size_t finished_ = 0;
+  std::thread accept_thread_;
+  std::vector<std::thread> conns_;
+  std::vector<int> conn_fds_;
+};
+
+// A raw TCP client of the API port: writes bytes exactly as given, so tests
+// can send what no HTTP library would.
+class RawClient {
+ public:
+  explicit RawClient(uint16_t port);  // connects to 127.0.0.1:port; throws on failure
+  ~RawClient();
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+  // Writes all of bytes; false if the server has closed or reset.
+  bool send(const std::string& bytes);
+  void shutdown_write();
+  // Reads one response (status line, headers, Content-Length body). status
+  // is 0 when the connection ended first; then error says how.
+  HttpResult read_response(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // Waits until the server closes the connection (EOF or reset); returns
+  // whether it did within the timeout. Discards whatever it reads.
+  bool wait_closed(std::chrono::milliseconds timeout);
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  std::string buf_;
+  bool eof_ = false;
+};
+
+// VmRSS of a process in KiB, from /proc/<pid>/status; -1 if unreadable.
+long rss_kib(pid_t pid);
+
 // Polls f until it returns true or the timeout passes.
 bool eventually(const std::function<bool()>& f, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// Helpers over the management API that throw on an unexpected answer.
+struct WebhookInfo {
+  std::string id;
+  std::string secret;
+};
+WebhookInfo add_webhook(Server& s, const std::string& key, const std::string& url,
+                        const nlohmann::json& extra = nlohmann::json::object());
+// The "data" array of GET /v1/webhooks/{id}/batches[?state=...].
+nlohmann::json webhook_batches(Server& s, const std::string& key, const std::string& hook_id,
+                               const std::string& state = "");
+// Every event id in the bodies of the given delivery requests.
+std::set<std::string> event_ids_in(const std::vector<ReceivedRequest>& requests);
 
 // A valid event body with the given msisdn (and optional id).
 std::string event_body(int64_t msisdn, const std::string& id = "", const std::string& type = "contact.subscribed");
