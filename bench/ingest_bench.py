@@ -4,7 +4,7 @@ next to the raw SQLite limit measured in the same run.
 
   python3 bench/ingest_bench.py [--seconds 10] [--runs 3]
 
-Modes: bulk requests of 100 events (8 connections) and single-event requests
+Modes: bulk requests of 100 events (16 connections) and single-event requests
 (64 connections), with 1 and 10 webhooks subscribed. growhook runs with
 --role api, so that delivery does not compete for the two cores: this
 measures ingestion alone (delivery has its own benchmark)."""
@@ -43,7 +43,7 @@ def main():
 
     results = {}
     for fanout in (1, 10):
-        for mode, body, conns, per in (("bulk100", bulk, 8, 100), ("single", single, 64, 1)):
+        for mode, body, conns, per in (("bulk100", bulk, 16, 100), ("single", single, 64, 1)):
             runs = []
             for _ in range(args.runs):
                 g = Growhook("--role", "api")

@@ -21,6 +21,7 @@ Bytes v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
   return {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d};
 }
 
+// Leading 16-bit groups; the rest is zero.
 Bytes v6(std::initializer_list<uint16_t> groups) {
   Bytes out{};
   size_t i = 0;
@@ -39,6 +40,16 @@ bool prefix_match(const Bytes& a, const Bytes& net, int prefix) {
   return (a[static_cast<size_t>(full)] & mask) == (net[static_cast<size_t>(full)] & mask);
 }
 
+// a with every bit after the first `prefix` cleared.
+Bytes masked(const Bytes& a, int prefix) {
+  Bytes out{};
+  for (int i = 0; i < 16; ++i) {
+    int bits = std::clamp(prefix - 8 * i, 0, 8);
+    out[static_cast<size_t>(i)] = a[static_cast<size_t>(i)] & static_cast<uint8_t>(0xff00 >> bits);
+  }
+  return out;
+}
+
 // Most specific first: the first match decides.
 const std::vector<Range>& ranges() {
   static const std::vector<Range> r = {
@@ -46,7 +57,8 @@ const std::vector<Range>& ranges() {
       {v4(169, 254, 169, 254), 128, AddressClass::kCloudMetadata},
       {v4(100, 100, 100, 200), 128, AddressClass::kCloudMetadata},  // Alibaba Cloud
       {v4(255, 255, 255, 255), 128, AddressClass::kBroadcast},
-      {v4(0, 0, 0, 0), 96 + 8, AddressClass::kUnspecified},
+      {v4(0, 0, 0, 0), 128, AddressClass::kUnspecified},
+      {v4(0, 0, 0, 0), 96 + 8, AddressClass::kReserved},         // "this network"
       {v4(127, 0, 0, 0), 96 + 8, AddressClass::kLoopback},
       {v4(10, 0, 0, 0), 96 + 8, AddressClass::kPrivate},
       {v4(172, 16, 0, 0), 96 + 12, AddressClass::kPrivate},
@@ -78,7 +90,15 @@ const std::vector<Range>& ranges() {
   return r;
 }
 
-// For IPv6 forms that embed an IPv4 address, the embedded address.
+// 2000::/3 is the only IPv6 space allocated for global unicast; everything
+// outside it that no range above names is reserved by the IETF (for example
+// 64:ff9b:1::/48, local-use NAT64, or ::ffff:0:0:0/96, SIIT).
+bool global_unicast_v6(const Bytes& b) { return prefix_match(b, v6({0x2000}), 3); }
+
+// For IPv6 forms that embed an IPv4 address, the embedded address. Only the
+// forms whose embedding position is fixed; local-use NAT64 (64:ff9b:1::/48)
+// places the IPv4 address according to a prefix length we cannot know, so it
+// is judged as a range of its own (reserved).
 std::optional<IpAddress> embedded_v4(const IpAddress& a) {
   const Bytes& b = a.bytes;
   IpAddress out;
@@ -86,13 +106,64 @@ std::optional<IpAddress> embedded_v4(const IpAddress& a) {
     out.bytes = v4(b[at], b[at + 1], b[at + 2], b[at + 3]);
     return out;
   };
-  bool zero80 = std::all_of(b.begin(), b.begin() + 10, [](uint8_t x) { return x == 0; });
+  bool zero96 = std::all_of(b.begin(), b.begin() + 12, [](uint8_t x) { return x == 0; });
   // ::a.b.c.d (IPv4-compatible, deprecated), but not :: and ::1.
-  if (zero80 && b[10] == 0 && b[11] == 0 && !(b[12] == 0 && b[13] == 0 && b[14] == 0 && b[15] <= 1)) return take(12);
-  if (prefix_match(b, v6({0x64, 0xff9b}), 96)) return take(12);      // NAT64 well-known
-  if (prefix_match(b, v6({0x64, 0xff9b, 1}), 48)) return take(12);   // NAT64 local-use
-  if (b[0] == 0x20 && b[1] == 0x02) return take(2);                  // 6to4
+  if (zero96 && !(b[12] == 0 && b[13] == 0 && b[14] == 0 && b[15] <= 1)) return take(12);
+  if (prefix_match(b, v6({0x64, 0xff9b}), 96)) return take(12);  // NAT64 well-known
+  if (prefix_match(b, v6({0x2002}), 16)) return take(2);         // 6to4
   return std::nullopt;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Quoted for an error message, cut short so a pasted blob stays readable.
+std::string quoted(std::string_view s) {
+  constexpr size_t kMax = 60;
+  return "'" + std::string(s.substr(0, kMax)) + (s.size() > kMax ? "...'" : "'");
+}
+
+// The decimal text after '/', if it is a number from 0 to max.
+std::optional<int> parse_prefix_len(std::string_view p, int max) {
+  if (p.empty() || p.size() > 3) return std::nullopt;
+  int len = 0;
+  for (char c : p) {
+    if (c < '0' || c > '9') return std::nullopt;
+    len = len * 10 + (c - '0');
+  }
+  if (len > max) return std::nullopt;
+  return len;
+}
+
+// Cidr::parse with a reason on failure, which names what to fix.
+Result<Cidr> parse_range(std::string_view text) {
+  auto slash = text.find('/');
+  std::string_view addr = text.substr(0, slash);
+  auto ip = IpAddress::parse(addr);
+  if (!ip) {
+    return Error::invalid(quoted(text) + " is not an address range: " + quoted(addr) +
+                          " is not an IP address; write a range like 127.0.0.0/8 or ::1/128");
+  }
+  // The prefix counts bits of the family the text is written in, so
+  // "::ffff:10.0.0.0/104" is as valid as "10.0.0.0/8".
+  bool v6_text = addr.find(':') != std::string_view::npos;
+  int max = v6_text ? 128 : 32;
+  int len = max;
+  if (slash != std::string_view::npos) {
+    auto p = parse_prefix_len(text.substr(slash + 1), max);
+    if (!p) {
+      return Error::invalid(quoted(text) + " has a bad prefix length: after '/' write a number from 0 to " +
+                            std::to_string(max) + (v6_text ? " (an IPv6 range)" : " (an IPv4 range)"));
+    }
+    len = *p;
+  }
+  Cidr c;
+  c.prefix_len = v6_text ? len : 96 + len;
+  c.network.bytes = masked(ip->bytes, c.prefix_len);
+  return c;
 }
 
 }  // namespace
@@ -120,7 +191,8 @@ bool IpAddress::is_v4() const {
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
-  if (text.empty() || text.size() > 45) return std::nullopt;
+  // inet_pton reads a C string: an embedded NUL would hide what follows it.
+  if (text.empty() || text.size() > 45 || text.find('\0') != std::string_view::npos) return std::nullopt;
   std::string s(text);
   IpAddress a;
   in_addr a4{};
@@ -167,41 +239,25 @@ std::string IpAddress::to_string() const {
 bool Cidr::contains(const IpAddress& a) const { return prefix_match(a.bytes, network.bytes, prefix_len); }
 
 std::optional<Cidr> Cidr::parse(std::string_view text) {
-  auto slash = text.find('/');
-  auto ip = IpAddress::parse(text.substr(0, slash));
-  if (!ip) return std::nullopt;
-  int max = ip->is_v4() ? 32 : 128;
-  int len = max;
-  if (slash != std::string_view::npos) {
-    std::string_view p = text.substr(slash + 1);
-    if (p.empty() || p.size() > 3) return std::nullopt;
-    len = 0;
-    for (char c : p) {
-      if (c < '0' || c > '9') return std::nullopt;
-      len = len * 10 + (c - '0');
-    }
-    if (len > max) return std::nullopt;
-  }
-  Cidr c;
-  c.network = *ip;
-  c.prefix_len = ip->is_v4() ? 96 + len : len;
-  return c;
+  auto c = parse_range(text);
+  if (!c.ok()) return std::nullopt;
+  return *c;
 }
 
 Result<std::vector<Cidr>> parse_cidr_list(std::string_view text) {
   std::vector<Cidr> out;
-  while (!text.empty()) {
+  // One trailing comma is forgiven (as in --retry-delays); any other empty
+  // entry is refused, since it usually means a range went missing.
+  for (size_t entry = 1; !text.empty(); ++entry) {
     auto comma = text.find(',');
-    std::string_view item = text.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.empty()) return Error::invalid("an empty entry in the list of ranges; write e.g. 127.0.0.0/8,::1/128");
-    auto c = Cidr::parse(item);
-    if (!c) {
-      return Error::invalid("'" + std::string(item) +
-                            "' is not an address range; write e.g. 127.0.0.0/8 or ::1/128 (prefix up to 32 for IPv4, "
-                            "128 for IPv6)");
+    std::string_view item = trim(text.substr(0, comma));
+    if (item.empty()) {
+      return Error::invalid("entry " + std::to_string(entry) +
+                            " of the list of ranges is empty; separate ranges with single commas, "
+                            "like 127.0.0.0/8,::1/128");
     }
+    auto c = parse_range(item);
+    if (!c.ok()) return c.error();
     out.push_back(*c);
     if (comma == std::string_view::npos) break;
     text.remove_prefix(comma + 1);
@@ -210,29 +266,26 @@ Result<std::vector<Cidr>> parse_cidr_list(std::string_view text) {
 }
 
 AddressClass classify(const IpAddress& a) {
+  // 6to4 or NAT64 of a public IPv4 address is as public as the address, and
+  // of a refused one as refused.
   if (!a.is_v4()) {
-    if (auto inner = embedded_v4(a)) {
-      AddressClass c = classify(*inner);
-      // 6to4/NAT64 of a public IPv4 address is as public as the address.
-      return c;
-    }
+    if (auto inner = embedded_v4(a)) return classify(*inner);
   }
   for (const auto& r : ranges()) {
     if (prefix_match(a.bytes, r.net, r.prefix)) return r.cls;
   }
-  return AddressClass::kPublic;
+  return a.is_v4() || global_unicast_v6(a.bytes) ? AddressClass::kPublic : AddressClass::kReserved;
 }
 
 bool AddressGuard::permits(const IpAddress& a) const {
-  for (const auto& c : allowed_) {
-    if (c.contains(a)) return true;
-  }
+  auto allowed = [&](const IpAddress& x) {
+    return std::any_of(allowed_.begin(), allowed_.end(), [&](const Cidr& c) { return c.contains(x); });
+  };
+  if (allowed(a)) return true;
+  // An allowed IPv4 range opens the IPv6 spellings of its addresses too, so
+  // that the allowlist and the refusals judge the same address.
   if (!a.is_v4()) {
-    if (auto inner = embedded_v4(a)) {
-      for (const auto& c : allowed_) {
-        if (c.contains(*inner)) return true;
-      }
-    }
+    if (auto inner = embedded_v4(a); inner && allowed(*inner)) return true;
   }
   return classify(a) == AddressClass::kPublic;
 }

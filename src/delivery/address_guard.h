@@ -4,10 +4,12 @@
 // private (RFC 1918, fc00::/7), link-local (169.254/16, fe80::/10), CGNAT
 // (100.64/10), multicast, unspecified, broadcast, "this network" 0/8,
 // reserved and documentation ranges (192.0.0/24, 192.0.2/24, 198.18/15,
-// 198.51.100/24, 203.0.113/24, 240/4, 2001:db8::/32, 100::/64, ...), cloud
-// metadata addresses (169.254.169.254, fd00:ec2::254), and IPv6 forms that
-// embed an IPv4 address (::ffff:0:0/96 mapped, ::/96 compatible, 64:ff9b::/96
-// NAT64, 2002::/16 6to4), judged by the embedded IPv4 address.
+// 198.51.100/24, 203.0.113/24, 240/4, 2001:db8::/32, 100::/64, ...), IPv6
+// outside 2000::/3 (the only global unicast space; this takes in local-use
+// NAT64 64:ff9b:1::/48), cloud metadata addresses (169.254.169.254,
+// 100.100.100.200, fd00:ec2::254), and IPv6 forms that embed an IPv4 address
+// (::ffff:0:0/96 mapped, ::/96 compatible, 64:ff9b::/96 NAT64, 2002::/16
+// 6to4), judged by the embedded IPv4 address.
 // An operator's allowlist (--allow-targets) opens chosen ranges.
 //
 // Everything here is a pure function of its inputs: no DNS, no sockets.
@@ -54,10 +56,15 @@ struct Cidr {
   IpAddress network;
   int prefix_len = 0;  // over the 128-bit form; an IPv4 /8 is stored as /104
   bool contains(const IpAddress& a) const;
-  static std::optional<Cidr> parse(std::string_view text);  // "127.0.0.0/8", "::1/128", "10.1.2.3"
+  // "127.0.0.0/8", "::1/128", "10.1.2.3" (a single address). The prefix
+  // counts bits of the family the text is written in ("::ffff:10.0.0.0/104"
+  // is "10.0.0.0/8"); host bits after the prefix are cleared in network.
+  static std::optional<Cidr> parse(std::string_view text);
 };
 
-// Parses "127.0.0.0/8,::1/128" (commas, optional spaces). Empty text: empty list.
+// Parses "127.0.0.0/8,::1/128" (commas, optional spaces). Empty text: empty
+// list; one trailing comma is forgiven. Any other empty entry or bad range is
+// an Error::invalid whose message names the entry and what to write instead.
 Result<std::vector<Cidr>> parse_cidr_list(std::string_view text);
 
 AddressClass classify(const IpAddress& a);
