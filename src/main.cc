@@ -62,6 +62,10 @@ int main(int argc, char** argv) {
                 "Connect timeout of a delivery attempt (default 5s)");
   duration_flag(serve, "--request-timeout", &c.request_timeout_ms, "GROWHOOK_REQUEST_TIMEOUT",
                 "Total timeout of a delivery attempt (default 15s)");
+  duration_flag(serve, "--lease", &c.lease_ms, "GROWHOOK_LEASE",
+                "How long a claimed batch stays with this node before another node may take it over (when "
+                "this one died); must be longer than --request-timeout (default: connect timeout + request "
+                "timeout + 30s)");
   duration_flag(serve, "--retry-after-cap", &c.retry_after_cap_ms, "GROWHOOK_RETRY_AFTER_CAP",
                 "Longest Retry-After (on 429/503) that is honoured (default 1h)");
   duration_flag(serve, "--retention-delivered", &c.retention_delivered_ms, "GROWHOOK_RETENTION_DELIVERED",

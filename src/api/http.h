@@ -39,8 +39,9 @@ using Handler = std::function<void(Request&&, Responder)>;
 struct ServerLimits {
   size_t max_body_bytes = 4 << 20;
   size_t max_header_bytes = 16 << 10;
-  int read_timeout_s = 30;      // whole request, headers and body
-  int idle_timeout_s = 60;      // keep-alive between requests
+  int64_t read_timeout_ms = 30'000;  // whole request, headers and body
+  int64_t idle_timeout_ms = 60'000;  // keep-alive between requests
+  int64_t write_timeout_ms = 30'000;  // a whole response
   int max_connections = 4096;
 };
 

@@ -44,6 +44,10 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
+// What one read takes from a kept-alive connection while waiting for the
+// next request to start.
+constexpr size_t kFirstReadBytes = 4096;
+
 class Server;
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -56,6 +60,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void do_read();
+  void on_next_request_started(beast::error_code ec, size_t bytes);
+  void read_request();
   void on_read(beast::error_code ec, size_t);
   void respond(Response r);
   void on_write(bool close, beast::error_code ec, size_t);
@@ -157,8 +163,26 @@ void Session::do_read() {
   parser_.emplace();
   parser_->body_limit(server_.limits().max_body_bytes);
   parser_->header_limit(static_cast<uint32_t>(server_.limits().max_header_bytes));
-  stream_.expires_after(std::chrono::seconds(first_ ? server_.limits().read_timeout_s
-                                                    : server_.limits().idle_timeout_s));
+  if (first_ || buffer_.size() > 0) return read_request();
+  // Between requests on a kept-alive connection the idle timeout runs only
+  // until the next request starts; from its first byte it has the read
+  // timeout like any other, so a slow sender cannot stretch one request to
+  // the idle timeout.
+  stream_.expires_after(std::chrono::milliseconds(server_.limits().idle_timeout_ms));
+  stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
+                          beast::bind_front_handler(&Session::on_next_request_started, shared_from_this()));
+}
+
+void Session::on_next_request_started(beast::error_code ec, size_t bytes) {
+  buffer_.commit(bytes);
+  if (ec == asio::error::eof) ec = http::error::end_of_stream;
+  if (ec) return on_read(ec, 0);
+  read_request();
+}
+
+// Reads one whole request, headers and body, within the read timeout.
+void Session::read_request() {
+  stream_.expires_after(std::chrono::milliseconds(server_.limits().read_timeout_ms));
   http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
 }
 
@@ -241,7 +265,7 @@ void Session::send_error(http::status status, std::string_view detail) {
 void Session::write(http::response<http::string_body> res) {
   res_ = std::make_shared<http::response<http::string_body>>(std::move(res));
   bool close = res_->need_eof();
-  stream_.expires_after(std::chrono::seconds(server_.limits().read_timeout_s));
+  stream_.expires_after(std::chrono::milliseconds(server_.limits().write_timeout_ms));
   http::async_write(stream_, *res_, beast::bind_front_handler(&Session::on_write, shared_from_this(), close));
 }
 

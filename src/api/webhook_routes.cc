@@ -182,8 +182,23 @@ void apply_fields(const json& body, Webhook& w, bool create, const AddressGuard&
 }
 
 std::optional<json> parse_object(const Request& req, Response* error) {
-  auto body = json::parse(req.body.empty() ? std::string("{}") : req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
+  json body;
+  try {
+    body = json::parse(req.body.empty() ? std::string("{}") : req.body);
+  } catch (const json::parse_error& e) {
+    // Say where, not only what shape: "must be a JSON object" would send
+    // the caller looking at a body that is an object with a bad byte in it.
+    *error = problem(400, "body is not valid JSON (error at byte " + std::to_string(e.byte) +
+                              "; check quotes, brackets, commas and UTF-8)");
+    return std::nullopt;
+  } catch (const json::out_of_range&) {  // 1e400 and the like
+    *error = problem(400, "body is not valid JSON: a number is out of range");
+    return std::nullopt;
+  } catch (const json::exception&) {
+    *error = problem(400, "body is not valid JSON");
+    return std::nullopt;
+  }
+  if (!body.is_object()) {
     *error = problem(400, "body must be a JSON object");
     return std::nullopt;
   }

@@ -84,6 +84,17 @@ int serve(const ServeConfig& c) {
     std::fprintf(stderr, "growhook: --request-read-timeout must be longer than 0\n");
     return 2;
   }
+  const int64_t lease_ms =
+      c.lease_ms > 0 ? c.lease_ms : default_lease_ms({c.connect_timeout_ms, c.request_timeout_ms});
+  if (lease_ms <= c.request_timeout_ms) {
+    // A lease that can end while its attempt is still running lets another
+    // node send the same batch at the same time.
+    std::fprintf(stderr,
+                 "growhook: --lease (%lld ms) must be longer than --request-timeout (%lld ms): a batch's lease "
+                 "must outlive its longest attempt, or another node would send it again meanwhile\n",
+                 static_cast<long long>(lease_ms), static_cast<long long>(c.request_timeout_ms));
+    return 2;
+  }
   auto delays = parse_delays(c.retry_delays);
   if (!delays.ok()) {
     std::fprintf(stderr, "growhook: %s\n", delays.error().message.c_str());
@@ -125,6 +136,7 @@ int serve(const ServeConfig& c) {
   dopts.max_in_flight = c.max_in_flight;
   dopts.per_webhook_in_flight = c.per_webhook_in_flight;
   dopts.timeouts = {c.connect_timeout_ms, c.request_timeout_ms};
+  dopts.lease_ms = lease_ms;
   dopts.retry.delays_ms = *delays;
   dopts.retry.retry_after_cap_ms = c.retry_after_cap_ms;
   DeliveryEngine engine(**store, *transport, clock, metrics, dopts);
@@ -170,7 +182,7 @@ int serve(const ServeConfig& c) {
     std::printf("  Platform token (shown once; only its hash is kept): %s\n", new_token.c_str());
   }
   std::fflush(stdout);
-  spdlog::info("msg=\"started\" listen={} node={} role={}", base, owner, c.role);
+  spdlog::info("msg=\"started\" listen={} node={} role={} lease_ms={}", base, owner, c.role, lease_ms);
 
   int sig = 0;
   sigwait(&signals, &sig);

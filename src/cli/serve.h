@@ -25,6 +25,7 @@ struct ServeConfig {
   int64_t retention_failed_ms = 30 * 86'400'000LL;
   int64_t shutdown_grace_ms = 10'000;
   int64_t request_read_timeout_ms = 30'000;  // an API request must arrive whole within this
+  int64_t lease_ms = 0;            // a claimed batch's lease; 0: connect + request timeout + 30 s
   size_t max_events_per_request = 1000;
   size_t max_body_bytes = 4 << 20;
   size_t max_response_bytes = 64 << 10;

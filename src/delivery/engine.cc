@@ -96,7 +96,7 @@ bool DeliveryEngine::turn() {
   if (req.max_batches <= 0) return false;
   req.now_ms = clock_.now_ms();
   req.owner = options_.owner;
-  req.lease_ms = options_.timeouts.connect_ms + options_.timeouts.total_ms + 30'000;
+  req.lease_ms = options_.lease_ms > 0 ? options_.lease_ms : default_lease_ms(options_.timeouts);
   req.per_webhook_limit = options_.per_webhook_in_flight;
   req.max_batch_bytes = options_.max_batch_bytes;
   auto claims = store_.claim_work(req);

@@ -35,10 +35,19 @@ struct DeliveryOptions {
   size_t max_batch_bytes = 1 << 20;
   Timeouts timeouts;
   RetryConfig retry;
+  // How long a claimed batch stays leased to this node: another node takes
+  // it over only after that (when this one died). It must outlive the
+  // longest attempt, so it is longer than timeouts.total_ms (serve checks).
+  // 0: default_lease_ms(timeouts).
+  int64_t lease_ms = 0;
   int64_t idle_poll_ms = 1'000;      // a turn at least this often, even with nothing to do
   int64_t store_retry_ms = 500;      // wait after a store error
   uint64_t seed = 0;                 // 0: from the random device
 };
+
+// The lease when none is set: the longest attempt (connect and total
+// timeouts) plus 30 s for claiming, building and recording around it.
+inline int64_t default_lease_ms(const Timeouts& t) { return t.connect_ms + t.total_ms + 30'000; }
 
 class DeliveryEngine {
  public:

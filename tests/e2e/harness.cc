@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <stdexcept>
 
@@ -122,6 +125,140 @@ std::set<std::string> event_ids_in(const std::vector<ReceivedRequest>& requests)
   return ids;
 }
 
+// ---------- The store: SQLite or PostgreSQL ----------
+
+namespace {
+
+std::string env_or_empty(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+bool postgres_requested() {
+  return env_or_empty("GROWHOOK_E2E_STORE") == "postgres" || !env_or_empty("GROWHOOK_E2E_PG_URL").empty();
+}
+
+// url with its database (the path) replaced by db; the query is kept.
+std::string with_database(const std::string& url, const std::string& db) {
+  auto scheme = url.find("://");
+  size_t host = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t query = url.find('?', host);
+  size_t path = url.find('/', host);
+  if (path == std::string::npos || (query != std::string::npos && path > query)) path = query;
+  std::string head = url.substr(0, path == std::string::npos ? url.size() : path);
+  std::string tail = query == std::string::npos ? "" : url.substr(query);
+  return head + "/" + db + tail;
+}
+
+// Runs one statement on the cluster (the URL's own database); throws on error.
+void pg_cluster_exec(const std::string& sql) {
+  PGconn* c = PQconnectdb(pg_cluster_url().c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string e = PQerrorMessage(c);
+    PQfinish(c);
+    throw std::runtime_error("PostgreSQL for the e2e tests (" + pg_cluster_url() + "): " + e);
+  }
+  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  PGresult* r = PQexec(c, sql.c_str());
+  bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+  std::string e = ok ? "" : PQresultErrorMessage(r);
+  PQclear(r);
+  PQfinish(c);
+  if (!ok) throw std::runtime_error(sql + ": " + e);
+}
+
+// Without PostgreSQL to run on, the "pg." tests skip (every one of them).
+class StoreEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (postgres_requested() && pg_cluster_url().empty()) {
+      GTEST_SKIP() << "GROWHOOK_E2E_STORE=postgres but GROWHOOK_TEST_PG_URL is not set; start a database with "
+                      "scripts/pg-test-cluster.sh start DIR and export the URL it prints (scripts/test.sh does)";
+    }
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kStoreEnvironment =
+    ::testing::AddGlobalTestEnvironment(new StoreEnvironment);
+
+}  // namespace
+
+bool on_postgres() { return postgres_requested(); }
+
+std::string pg_cluster_url() {
+  if (!postgres_requested()) return "";
+  std::string url = env_or_empty("GROWHOOK_E2E_PG_URL");
+  return url.empty() ? env_or_empty("GROWHOOK_TEST_PG_URL") : url;
+}
+
+// A database of its own on the test cluster, dropped when the last Server
+// using it is gone.
+class PgDatabase {
+ public:
+  PgDatabase() {
+    std::random_device rd;
+    std::uniform_int_distribution<int> hex(0, 15);
+    name_ = "growhook_e2e_";
+    for (int i = 0; i < 16; ++i) name_ += "0123456789abcdef"[hex(rd)];
+    // template0: nobody is ever connected to it, so parallel tests can copy it.
+    pg_cluster_exec("CREATE DATABASE " + name_ + " TEMPLATE template0 ENCODING 'UTF8'");
+    url_ = with_database(pg_cluster_url(), name_);
+  }
+  ~PgDatabase() {
+    try {
+      // FORCE: a node killed a moment ago may still have backends going away.
+      pg_cluster_exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "e2e: could not drop %s: %s\n", name_.c_str(), e.what());
+    }
+  }
+  PgDatabase(const PgDatabase&) = delete;
+  PgDatabase& operator=(const PgDatabase&) = delete;
+  const std::string& url() const { return url_; }
+
+ private:
+  std::string name_, url_;
+};
+
+namespace {
+
+// The database of each data folder, so that every Server given the same
+// folder works on the same database, as it would on SQLite. A folder that a
+// Server made itself is forgotten with that Server; one that the test made
+// keeps its database until the process ends.
+std::mutex g_databases_mu;
+std::map<std::string, std::shared_ptr<PgDatabase>>& databases() {
+  static auto* m = new std::map<std::string, std::shared_ptr<PgDatabase>>();
+  return *m;
+}
+struct DropDatabasesAtExit {
+  ~DropDatabasesAtExit() {
+    std::lock_guard lock(g_databases_mu);
+    databases().clear();
+  }
+} g_drop_databases_at_exit;
+
+std::shared_ptr<PgDatabase> database_for(const std::string& dir) {
+  std::lock_guard lock(g_databases_mu);
+  auto& db = databases()[dir];
+  if (!db) db = std::make_shared<PgDatabase>();
+  return db;
+}
+
+void forget_database(const std::string& dir) {
+  std::lock_guard lock(g_databases_mu);
+  databases().erase(dir);
+}
+
+// A stable node id for a data folder: a restart is the same node.
+std::string node_id_for(const std::string& dir) {
+  std::string base = std::filesystem::path(dir).filename().string();
+  std::string id = "e2e-";
+  for (char c : base) id += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
+  return id;
+}
+
+}  // namespace
+
 // ---------- Server ----------
 
 Server::Server(std::vector<std::string> extra_args, std::string data_dir, std::map<std::string, std::string> env)
@@ -131,21 +268,34 @@ Server::Server(std::vector<std::string> extra_args, std::string data_dir, std::m
     data_dir_ = mkdtemp(tmpl);
     own_dir_ = true;
   }
+  if (on_postgres()) {
+    if (pg_cluster_url().empty()) throw std::runtime_error("on PostgreSQL without a cluster URL");
+    db_ = database_for(data_dir_);
+    database_url_ = db_->url();
+    auto it = std::find(args_.begin(), args_.end(), "--node-id");
+    node_id_ = (it != args_.end() && it + 1 != args_.end()) ? *(it + 1) : node_id_for(data_dir_);
+  }
   start();
 }
 
 Server::~Server() {
   if (pid_ > 0) kill9();
   if (own_dir_) std::filesystem::remove_all(data_dir_);
+  if (own_dir_ && db_) forget_database(data_dir_);
 }
 
 void Server::start() {
   int pipefd[2];
   if (pipe(pipefd) != 0) throw std::runtime_error("pipe");
-  std::vector<std::string> argv_s = {GROWHOOK_BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir_,
-                                     "--log-level", "warn"};
+  std::vector<std::string> argv_s = {GROWHOOK_BINARY, "serve", "--listen", "127.0.0.1:0", "--log-level", "warn"};
   // Defaults for tests, unless the test sets them itself.
   auto has = [&](const char* flag) { return std::find(args_.begin(), args_.end(), flag) != args_.end(); };
+  if (database_url_.empty()) {
+    argv_s.insert(argv_s.end(), {"--data-dir", data_dir_});
+  } else {
+    if (!has("--database")) argv_s.insert(argv_s.end(), {"--database", database_url_});
+    if (!has("--node-id")) argv_s.insert(argv_s.end(), {"--node-id", node_id_});
+  }
   if (!has("--retry-delays")) argv_s.insert(argv_s.end(), {"--retry-delays", "200ms,200ms,200ms"});
   if (!has("--allow-targets")) argv_s.insert(argv_s.end(), {"--allow-targets", "127.0.0.0/8"});
   argv_s.insert(argv_s.end(), args_.begin(), args_.end());

@@ -1,6 +1,18 @@
 // End-to-end harness: the real growhook binary on 127.0.0.1 port 0 with a
 // fresh data folder, a blocking HTTP client, and loopback receivers whose
 // answers a test scripts.
+//
+// Both stores: by default every Server uses SQLite in its data folder. With
+// GROWHOOK_E2E_STORE=postgres (the "pg." tests of ctest) or
+// GROWHOOK_E2E_PG_URL set, every Server uses PostgreSQL instead: the
+// cluster of GROWHOOK_E2E_PG_URL (else GROWHOOK_TEST_PG_URL, which
+// scripts/test.sh exports), a database of its own (growhook_e2e_<random>,
+// created at the first start and dropped when the Server that created it
+// ends), --database with its URL and a --node-id tied to the data folder.
+// So a restart, or another Server given the same data folder, works on the
+// same database as the same node and takes its own leases back at once,
+// like SQLite does with the folder. A test that passes --node-id itself
+// starts another node on the same database (tests/e2e/nodes_test.cc).
 #pragma once
 
 #include <sys/types.h>
@@ -33,6 +45,22 @@ struct HttpResult {
 HttpResult http(const std::string& method, const std::string& url, const std::string& body = "",
                 const std::string& bearer = "", const std::string& content_type = "application/json");
 
+// Which store the Servers of this process use (see the top of this file).
+bool on_postgres();
+// The PostgreSQL cluster's URL; empty when not on PostgreSQL or when unset.
+std::string pg_cluster_url();
+
+// In a test body or SetUp: skip a test that only makes sense on one store.
+#define GROWHOOK_E2E_SQLITE_ONLY(reason) \
+  if (::e2e::on_postgres()) GTEST_SKIP() << "SQLite only (this run is on PostgreSQL): " << reason
+#define GROWHOOK_E2E_POSTGRES_ONLY(reason)                                                        \
+  if (!::e2e::on_postgres() || ::e2e::pg_cluster_url().empty())                                   \
+  GTEST_SKIP() << "PostgreSQL only (set GROWHOOK_E2E_STORE=postgres and GROWHOOK_TEST_PG_URL, " \
+                  "e.g. from scripts/pg-test-cluster.sh): "                                       \
+               << reason
+
+class PgDatabase;
+
 // A growhook process. Data folder kept across restart(); removed at the end.
 class Server {
  public:
@@ -50,6 +78,10 @@ class Server {
   uint16_t port() const;              // the API port of the running process
   const std::string& data_dir() const { return data_dir_; }
   std::string stdout_text() const;
+  // On PostgreSQL: the database's URL and this node's --node-id (the
+  // test's own when it passed one); empty on SQLite.
+  const std::string& database_url() const { return database_url_; }
+  const std::string& node_id() const { return node_id_; }
 
   // Helpers over the API.
   HttpResult platform(const std::string& method, const std::string& path, const std::string& body = "");
@@ -68,6 +100,9 @@ class Server {
   std::string base_;
   std::string out_;
   int exit_code_ = -1;
+  std::shared_ptr<PgDatabase> db_;  // on PostgreSQL
+  std::string database_url_;
+  std::string node_id_;
 };
 
 struct ReceivedRequest {
