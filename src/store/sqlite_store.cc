@@ -135,6 +135,19 @@ class SqliteStore final : public Store {
     });
   }
 
+  Result<std::string> add_meta(const std::string& key, const std::string& value) override {
+    auto s = write([&](Db& db) -> Status {
+      GH_STMT(s, db, "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT(key) DO NOTHING");
+      s->bind(1, key).bind(2, value);
+      return done(db, s->step(), "add_meta");
+    });
+    if (!s.ok()) return s.error();
+    auto now = get_meta(key);
+    if (!now.ok()) return now.error();
+    if (!*now) return Error::internal("add_meta: " + key + " vanished");
+    return **now;
+  }
+
   // ---- accounts ----
   Status create_account(const Account& a, const std::string& key_hash) override {
     return write([&](Db& db) -> Status {
@@ -674,49 +687,62 @@ class SqliteStore final : public Store {
     }
     for (auto& c : candidates) {
       int& n = busy[c.w.id];
-      while (n < req.per_webhook_limit && static_cast<int>(out.size()) < req.max_batches && c.cursor < c.head) {
-        auto cut = cut_batch(db, req, c.w, c.cursor, c.head);
-        if (!cut.ok()) return cut.error();
-        if (!*cut) break;  // nothing of its types: cursor moved to head
-        out.push_back(std::move(**cut));
-        ++n;
-      }
+      int room = std::min(req.per_webhook_limit - n, req.max_batches - static_cast<int>(out.size()));
+      if (room <= 0) continue;
+      size_t before = out.size();
+      GH_RETURN_IF_ERROR(cut_batches(db, req, c.w, c.cursor, c.head, room, out));
+      n += static_cast<int>(out.size() - before);
     }
     return ok_status();
   }
 
-  // Cuts one batch from the webhook's pending events after cursor (updated).
-  Result<std::optional<ClaimedBatch>> cut_batch(Db& db, const ClaimRequest& req, const Webhook& w,
-                                                int64_t& cursor, int64_t head) {
+  // Cuts up to `room` batches from the webhook's pending events after
+  // cursor, with one read of the events and one move of the cursor.
+  Status cut_batches(Db& db, const ClaimRequest& req, const Webhook& w, int64_t cursor, int64_t head, int room,
+                     std::vector<ClaimedBatch>& out) {
     struct Row {
       int64_t seq, occurred, created;
       std::string body;
     };
     std::vector<Row> rows;
-    size_t bytes = 2;
+    const int64_t limit = static_cast<int64_t>(room) * w.batch_max_events;
     {
       GH_STMT(s, db,
               "SELECT seq, occurred_at, created_at, body FROM events WHERE account_id = $1 AND seq > $2 AND "
               "seq <= $3 AND (type & $4) != 0 ORDER BY seq LIMIT $5");
       s->bind(1, w.account_id).bind(2, cursor).bind(3, head).bind(4, static_cast<int>(w.event_types));
-      s->bind(5, w.batch_max_events);
-      while (s->step() == SQLITE_ROW) {
-        size_t len = s->text(3).size() + 1;
-        if (!rows.empty() && bytes + len > req.max_batch_bytes) break;
-        bytes += len;
-        rows.push_back({s->i64(0), s->i64(1), s->i64(2), s->str(3)});
-      }
+      s->bind(5, limit);
+      while (s->step() == SQLITE_ROW) rows.push_back({s->i64(0), s->i64(1), s->i64(2), s->str(3)});
     }
-    int64_t new_cursor = rows.empty() ? head : rows.back().seq;
-    {
-      GH_STMT(u, db, "UPDATE webhooks SET cursor = $2 WHERE id = $1");
-      u->bind(1, w.id).bind(2, new_cursor);
-      GH_RETURN_IF_ERROR(done(db, u->step(), "advance cursor"));
-    }
+    // Fewer rows than asked: nothing more of its types up to head.
+    int64_t new_cursor = static_cast<int64_t>(rows.size()) < limit ? head : rows.back().seq;
+    size_t i = 0;
     int64_t first = cursor + 1;
-    cursor = new_cursor;
-    if (rows.empty()) return std::optional<ClaimedBatch>();
+    for (int b = 0; b < room && i < rows.size(); ++b) {
+      size_t begin = i, bytes = 2;
+      while (i < rows.size() && static_cast<int>(i - begin) < w.batch_max_events &&
+             (i == begin || bytes + rows[i].body.size() + 1 <= req.max_batch_bytes)) {
+        bytes += rows[i].body.size() + 1;
+        ++i;
+      }
+      int64_t last = rows[i - 1].seq;
+      auto c = insert_batch(db, req, w, first, last, std::span<Row>(rows.data() + begin, i - begin));
+      if (!c.ok()) return c.error();
+      out.push_back(std::move(*c));
+      first = last + 1;
+    }
+    // Out of room: the rest stays pending. (insert_batch reorders the rows
+    // it took by occurred_at, so the cut is remembered as `first`.)
+    if (i < rows.size()) new_cursor = first - 1;
+    GH_STMT(u, db, "UPDATE webhooks SET cursor = $2 WHERE id = $1");
+    u->bind(1, w.id).bind(2, new_cursor);
+    return done(db, u->step(), "advance cursor");
+  }
 
+  // Inserts one leased batch of rows (ordered by seq) covering first..last.
+  template <class Row>
+  Result<ClaimedBatch> insert_batch(Db& db, const ClaimRequest& req, const Webhook& w, int64_t first, int64_t last,
+                                    std::span<Row> rows) {
     ClaimedBatch c;
     c.webhook = w;
     c.batch.id = new_id("bat", req.now_ms);
@@ -730,7 +756,7 @@ class SqliteStore final : public Store {
             "INSERT INTO batches(id, webhook_id, account_id, state, first_seq, last_seq, type_mask, event_count, "
             "created_at, updated_at, next_attempt_at, cycle_attempts, lease_owner, lease_until) "
             "VALUES($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $8, $8, 0, $9, $10)");
-    ins->bind(1, c.batch.id).bind(2, w.id).bind(3, w.account_id).bind(4, first).bind(5, new_cursor);
+    ins->bind(1, c.batch.id).bind(2, w.id).bind(3, w.account_id).bind(4, first).bind(5, last);
     ins->bind(6, static_cast<int>(w.event_types)).bind(7, c.batch.event_count).bind(8, req.now_ms);
     ins->bind(9, req.owner).bind(10, req.now_ms + req.lease_ms);
     GH_RETURN_IF_ERROR(done(db, ins->step(), "insert batch"));
@@ -743,7 +769,7 @@ class SqliteStore final : public Store {
       c.oldest_event_created_ms = std::min(c.oldest_event_created_ms, r.created);
     }
     c.events_json = std::move(json).finish();
-    return std::optional<ClaimedBatch>(std::move(c));
+    return c;
   }
 
   static Result<std::string> batch_events(Db& db, const std::string& account_id, int64_t first, int64_t last,
