@@ -13,15 +13,26 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("GROWHOOK_BIN", os.path.join(ROOT, "build", "growhook"))
+# The build folder of BIN, where the benchmark helpers (receiver, ...) are.
+BUILD = os.path.dirname(os.path.abspath(BIN))
 TOKEN = "bench-platform-token-0123456789"
 
 
 class Growhook:
-    def __init__(self, *args, data_dir=None):
-        self.data_dir = data_dir or tempfile.mkdtemp(prefix="growhook-bench-")
+    """One growhook process: SQLite in data_dir (a new temporary folder by
+    default), or PostgreSQL when database is a postgresql:// URL (then no
+    data folder is made)."""
+
+    def __init__(self, *args, data_dir=None, database=None):
+        if database:
+            self.data_dir = None
+            store = ["--database", database]
+        else:
+            self.data_dir = data_dir or tempfile.mkdtemp(prefix="growhook-bench-")
+            store = ["--data-dir", self.data_dir]
         env = dict(os.environ, GROWHOOK_PLATFORM_TOKEN=TOKEN)
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
+            [BIN, "serve", "--listen", "127.0.0.1:0", *store,
              "--allow-targets", "127.0.0.0/8", "--log-level", "warn", *args],
             stdout=subprocess.PIPE, env=env, text=True)
         for line in self.proc.stdout:
@@ -58,7 +69,8 @@ class Growhook:
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=60)
-        subprocess.run(["rm", "-rf", self.data_dir])
+        if self.data_dir:
+            subprocess.run(["rm", "-rf", self.data_dir])
 
 
 def event(i, type_="contact.subscribed"):

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # The second of the README's two commands: install what is missing, build,
 # and run every test: unit and store-contract tests (SQLite and a throwaway
-# PostgreSQL), end-to-end tests against the real binary, and the browser tests.
+# PostgreSQL), end-to-end tests against the real binary (on SQLite, and again
+# on that PostgreSQL as the "pg." tests: see tests/e2e/harness.h), and the
+# browser tests;
+# and, unless GROWHOOK_TEST_QUICK=1, the fuzz targets for 20 s each; with
+# GROWHOOK_TEST_SANITIZE=1 also the unit and end-to-end tests under ASan+UBSan
+# and TSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -17,5 +22,18 @@ if [ -x scripts/pg-test-cluster.sh ]; then
 fi
 
 status=0
-(cd build && ctest --output-on-failure -j2 --timeout 600) || status=$?
+# Sanitizers and fuzzing (docs/reliability.md): the unit and end-to-end tests
+# again under ASan+UBSan (build-asan/) and TSan (build-tsan/), then every
+# fuzz target for 20 s. They run before ctest so that ctest's summary closes
+# the output. GROWHOOK_TEST_QUICK=1 skips them.
+if [ "${GROWHOOK_TEST_QUICK:-0}" != 1 ]; then
+  scripts/fuzz.sh 20 || status=1
+fi
+# The sanitizer runs take two more full builds and the e2e suites again
+# (about 20 more minutes here): GROWHOOK_TEST_SANITIZE=1 adds them.
+if [ "${GROWHOOK_TEST_SANITIZE:-0}" = 1 ]; then
+  scripts/sanitize.sh asan || status=1
+  scripts/sanitize.sh tsan || status=1
+fi
+(cd build && ctest --output-on-failure -j2 --timeout 600) || status=1
 exit $status

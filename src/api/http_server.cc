@@ -48,6 +48,16 @@ std::string url_decode(std::string_view s) {
 // next request to start.
 constexpr size_t kFirstReadBytes = 4096;
 
+// After an answer that ends the connection before its request was read
+// whole (too large, malformed), what the client still sends is read and
+// dropped for a while, within these bounds, before the socket closes.
+// Closing a socket with unread data makes the kernel answer with a reset,
+// and a client still sending its body then sees "connection reset" instead
+// of the 413 or 400: it would retry a request that can never succeed.
+constexpr int64_t kLingerMs = 2'000;
+constexpr size_t kLingerBytes = 16 << 20;
+constexpr size_t kLingerReadBytes = 64 << 10;
+
 class Server;
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -67,6 +77,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_write(bool close, beast::error_code ec, size_t);
   void send_error(http::status status, std::string_view detail);
   void write(http::response<http::string_body> res);
+  void linger();
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
@@ -76,6 +87,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = false;
   unsigned version_ = 11;
   bool first_ = true;
+  bool unread_request_ = false;  // answered before the request was read whole
+  size_t lingered_bytes_ = 0;
 };
 
 class Server final : public HttpServer {
@@ -194,6 +207,8 @@ void Session::on_read(beast::error_code ec, size_t) {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     return;
   }
+  // Every error below is answered before the request was read whole.
+  unread_request_ = static_cast<bool>(ec);
   if (ec == http::error::body_limit) {
     keep_alive_ = false;
     return send_error(http::status::payload_too_large,
@@ -275,9 +290,25 @@ void Session::on_write(bool close, beast::error_code ec, size_t) {
   if (close) {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (unread_request_) {
+      // One deadline for all of the lingering.
+      stream_.expires_after(std::chrono::milliseconds(kLingerMs));
+      linger();
+    }
     return;
   }
   do_read();
+}
+
+void Session::linger() {
+  auto on_dropped = [self = shared_from_this()](beast::error_code ec, size_t n) {
+    self->lingered_bytes_ += n;
+    // End of stream, a reset, the deadline or enough bytes: the session
+    // ends here and the socket closes with nothing left unread, or late.
+    if (ec || self->lingered_bytes_ >= kLingerBytes) return;
+    self->linger();
+  };
+  stream_.async_read_some(buffer_.prepare(kLingerReadBytes), std::move(on_dropped));
 }
 
 }  // namespace

@@ -43,9 +43,12 @@ Result<std::string> platform_token_hash(Store& store, std::string* printed_token
   if (*stored) return **stored;
   std::string token = "ghp_" + crypto::base64url_encode(crypto::random_bytes(32));
   std::string hash = crypto::sha256_hex(token);
-  if (auto s = store.set_meta(kTokenMetaKey, hash); !s.ok()) return s.error();
-  *printed_token = token;
-  return hash;
+  // Several nodes starting together on a new PostgreSQL database: the first
+  // token written is the one; only the node that wrote it prints it.
+  auto kept = store.add_meta(kTokenMetaKey, hash);
+  if (!kept.ok()) return kept.error();
+  if (*kept == hash) *printed_token = token;
+  return *kept;
 }
 
 Result<std::unique_ptr<Store>> open_store(const ServeConfig& c) {
@@ -142,7 +145,17 @@ int serve(const ServeConfig& c) {
   DeliveryEngine engine(**store, *transport, clock, metrics, dopts);
 
   GroupCommitter committer(**store, {}, [&engine] { engine.wake(); });
-  if (auto* notifier = dynamic_cast<WorkNotifier*>(store->get())) notifier->on_new_work([&engine] { engine.wake(); });
+  // The store's notifier (PostgreSQL's LISTEN thread) calls back until the
+  // store ends, which is after the engine: unhook it before the engine goes,
+  // on every way out of this function.
+  auto* notifier = dynamic_cast<WorkNotifier*>(store->get());
+  if (notifier) notifier->on_new_work([&engine] { engine.wake(); });
+  struct Unhook {
+    WorkNotifier* notifier;
+    ~Unhook() {
+      if (notifier) notifier->on_new_work(nullptr);
+    }
+  } unhook{notifier};
 
   api::AppOptions aopts;
   aopts.ingest.max_events = c.max_events_per_request;

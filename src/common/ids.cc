@@ -1,19 +1,43 @@
 #include "common/ids.h"
 
 #include <cstdio>
+#include <cstring>
+#include <mutex>
 
 #include "common/crypto.h"
 
 namespace growhook {
 
 std::string new_id(std::string_view prefix, int64_t now_ms) {
-  char time_part[16];
-  std::snprintf(time_part, sizeof time_part, "%012llx",
-                static_cast<unsigned long long>(now_ms) & 0xffffffffffffULL);
+  // Ids made in the same millisecond by this process follow each other:
+  // the random part of the previous one, plus one. Otherwise two webhooks
+  // created within a millisecond (easy on PostgreSQL, whose commits are
+  // quicker than SQLite's fsync) could list newest first, and a page cursor
+  // would skip one.
+  static std::mutex mu;
+  static int64_t last_ms = -1;
+  static uint64_t last_random = 0;
+  uint64_t random;
+  {
+    std::lock_guard lock(mu);
+    if (now_ms == last_ms && last_random != UINT64_MAX) {
+      random = ++last_random;
+    } else {
+      std::string bytes = crypto::random_bytes(8);
+      random = 0;
+      for (unsigned char b : bytes) random = (random << 8) | b;
+      // Leave room to count up within the millisecond.
+      random &= ~uint64_t{0} >> 1;
+      last_ms = now_ms;
+      last_random = random;
+    }
+  }
+  char tail[32];
+  std::snprintf(tail, sizeof tail, "%012llx%016llx", static_cast<unsigned long long>(now_ms) & 0xffffffffffffULL,
+                static_cast<unsigned long long>(random));
   std::string id(prefix);
   id += '_';
-  id += time_part;
-  id += crypto::hex_encode(crypto::random_bytes(8));
+  id += tail;
   return id;
 }
 

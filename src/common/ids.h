@@ -1,6 +1,8 @@
 // Identifiers: a prefix, 12 hex digits of milliseconds, 16 hex digits of
 // randomness ("wh_018c2f6a9b10_9f3c..."). They sort by creation time, so a
 // list ordered by id is ordered by age, and cursor paging is a range scan.
+// Within one process that holds inside a millisecond too (the random part
+// then counts up); between nodes, only to the millisecond.
 #pragma once
 
 #include <cstdint>

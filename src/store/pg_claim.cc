@@ -71,57 +71,88 @@ struct EventRow {
   std::string body;
 };
 
-// Cuts one batch from the webhook's events after cursor (updated), up to its
-// batch size and max_batch_bytes. Empty when none of its types is pending:
-// the cursor then moves to head.
-Result<std::optional<ClaimedBatch>> cut_batch(Conn& c, const ClaimRequest& req, const Webhook& w, int64_t& cursor,
-                                              int64_t head) {
+// Cuts up to `count` batches from the webhook's events after cursor
+// (updated), each up to the webhook's batch size and max_batch_bytes, in
+// three statements whatever the count: the events, the cursor, the batches.
+// None when none of its types is pending: the cursor then moves to head, as
+// it does when every pending event of its types went into the batches.
+Result<std::vector<ClaimedBatch>> cut_batches(Conn& c, const ClaimRequest& req, const Webhook& w, int64_t& cursor,
+                                              int64_t head, int count) {
+  std::vector<ClaimedBatch> out;
+  const int64_t limit = static_cast<int64_t>(count) * w.batch_max_events;
   GH_PG_ASSIGN(r, c.exec("SELECT seq, occurred_at, created_at, body FROM events WHERE account_id = $1::text AND "
                          "seq > $2::bigint AND seq <= $3::bigint AND (type & $4::smallint) <> 0 "
-                         "ORDER BY seq LIMIT $5::integer",
+                         "ORDER BY seq LIMIT $5::bigint",
                          Params().add(w.account_id).add(cursor).add(head).add(static_cast<int>(w.event_types))
-                             .add(w.batch_max_events)));
-  std::vector<EventRow> rows;
-  size_t bytes = 2;
+                             .add(limit)));
+  // Rows into batches, in seq order: a batch ends at the batch size, or
+  // before a row that would take it past the byte cap (a batch always takes
+  // its first row).
+  std::vector<std::vector<EventRow>> cuts;
+  size_t bytes = 0;
+  int taken = 0;
   for (int i = 0; i < r->rows(); ++i) {
     size_t len = r->text(i, 3).size() + 1;
-    if (!rows.empty() && bytes + len > req.max_batch_bytes) break;
+    bool fits = !cuts.empty() && static_cast<int>(cuts.back().size()) < w.batch_max_events &&
+                bytes + len <= req.max_batch_bytes;
+    if (!fits) {
+      if (static_cast<int>(cuts.size()) == count) break;
+      cuts.emplace_back();
+      bytes = 2;
+    }
     bytes += len;
-    rows.push_back({r->i64(i, 0), r->i64(i, 1), r->i64(i, 2), r->str(i, 3)});
+    cuts.back().push_back({r->i64(i, 0), r->i64(i, 1), r->i64(i, 2), r->str(i, 3)});
+    ++taken;
   }
+  // Every pending event of the webhook's types is in a batch now when the
+  // query gave fewer than it could and all of them were taken.
+  const bool exhausted = r->rows() < limit && taken == r->rows();
   int64_t first = cursor + 1;
-  cursor = rows.empty() ? head : rows.back().seq;
+  cursor = exhausted ? head : cuts.back().back().seq;
   GH_PG_ASSIGN(u, c.exec("UPDATE webhooks SET cursor = $2::bigint WHERE id = $1::text",
                          Params().add(w.id).add(cursor)));
-  if (rows.empty()) return std::optional<ClaimedBatch>();
+  if (cuts.empty()) return out;
 
-  ClaimedBatch cb;
-  cb.webhook = w;
-  Batch& b = cb.batch;
-  b.id = new_id("bat", req.now_ms);
-  b.webhook_id = w.id;
-  b.account_id = w.account_id;
-  b.state = BatchState::kPending;
-  b.event_count = static_cast<int>(rows.size());
-  b.created_at_ms = req.now_ms;
-  b.next_attempt_at_ms = req.now_ms;
+  std::vector<std::string> ids;
+  std::vector<int64_t> firsts, lasts, counts;
+  for (auto& rows : cuts) {
+    ClaimedBatch cb;
+    cb.webhook = w;
+    Batch& b = cb.batch;
+    b.id = new_id("bat", req.now_ms);
+    b.webhook_id = w.id;
+    b.account_id = w.account_id;
+    b.state = BatchState::kPending;
+    b.event_count = static_cast<int>(rows.size());
+    b.created_at_ms = req.now_ms;
+    b.next_attempt_at_ms = req.now_ms;
+    ids.push_back(b.id);
+    firsts.push_back(first);
+    lasts.push_back(rows.back().seq);
+    counts.push_back(b.event_count);
+    first = rows.back().seq + 1;
+
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const EventRow& x, const EventRow& y) { return x.occurred < y.occurred; });
+    EventsJsonBuilder json;
+    cb.oldest_event_created_ms = rows.front().created;
+    for (const auto& e : rows) {
+      json.add(e.body);
+      cb.oldest_event_created_ms = std::min(cb.oldest_event_created_ms, e.created);
+    }
+    cb.events_json = std::move(json).finish();
+    out.push_back(std::move(cb));
+  }
   GH_PG_ASSIGN(ins, c.exec("INSERT INTO batches(id, webhook_id, account_id, state, first_seq, last_seq, type_mask, "
                            "event_count, created_at, updated_at, next_attempt_at, cycle_attempts, lease_owner, "
-                           "lease_until) VALUES($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $8, $8, 0, $9, $10)",
-                           Params().add(b.id).add(w.id).add(w.account_id).add(first).add(cursor)
-                               .add(static_cast<int>(w.event_types)).add(b.event_count).add(req.now_ms)
-                               .add(req.owner).add(req.now_ms + req.lease_ms)));
-
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const EventRow& x, const EventRow& y) { return x.occurred < y.occurred; });
-  EventsJsonBuilder json;
-  cb.oldest_event_created_ms = rows.front().created;
-  for (const auto& e : rows) {
-    json.add(e.body);
-    cb.oldest_event_created_ms = std::min(cb.oldest_event_created_ms, e.created);
-  }
-  cb.events_json = std::move(json).finish();
-  return std::optional<ClaimedBatch>(std::move(cb));
+                           "lease_until) SELECT t.id, $2, $3, 'pending', t.first_seq, t.last_seq, $4, t.event_count, "
+                           "$5, $5, $5, 0, $6, $7 FROM unnest($1::text[], $8::bigint[], $9::bigint[], $10::integer[]) "
+                           "AS t(id, first_seq, last_seq, event_count)",
+                           Params().add(text_array(ids)).add(w.id).add(w.account_id)
+                               .add(static_cast<int>(w.event_types)).add(req.now_ms).add(req.owner)
+                               .add(req.now_ms + req.lease_ms).add(int_array(firsts)).add(int_array(lasts))
+                               .add(int_array(counts))));
+  return out;
 }
 
 Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector<ClaimedBatch>& out) {
@@ -133,20 +164,23 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
   // head_seq comes from this statement's snapshot: every event up to it is
   // committed, and none at or below it can commit later (see
   // postgres_store.cc), so the cursor never passes an event still invisible.
+  // At most as many webhooks as there are batches left to cut (each gives
+  // one at least, or has nothing of its types and just moves its cursor):
+  // the rows locked here are skipped by the other nodes' claims until this
+  // commits, so locking every webhook with work would leave them none.
   GH_PG_ASSIGN(cand, c.exec("SELECT " GH_PG_WEBHOOK_COLUMNS ", w.cursor, a.head_seq FROM webhooks w "
                             "JOIN accounts a ON a.id = w.account_id WHERE w.enabled AND w.cursor < a.head_seq "
-                            "AND w.id <> ALL($1::text[]) FOR NO KEY UPDATE OF w SKIP LOCKED",
-                            Params().add(text_array(full))));
+                            "AND w.id <> ALL($1::text[]) LIMIT $2::integer FOR NO KEY UPDATE OF w SKIP LOCKED",
+                            Params().add(text_array(full)).add(req.max_batches - static_cast<int>(out.size()))));
   for (int i = 0; i < cand->rows() && static_cast<int>(out.size()) < req.max_batches; ++i) {
     Webhook w = webhook_from_row(*cand, i);
     int64_t cursor = cand->i64(i, 14), head = cand->i64(i, 15);
     int& n = busy[w.id];
-    while (n < req.per_webhook_limit && static_cast<int>(out.size()) < req.max_batches && cursor < head) {
-      GH_PG_ASSIGN(cut, cut_batch(c, req, w, cursor, head));
-      if (!*cut) break;
-      out.push_back(std::move(**cut));
-      ++n;
-    }
+    int room = std::min(req.per_webhook_limit - n, req.max_batches - static_cast<int>(out.size()));
+    if (room <= 0) continue;
+    GH_PG_ASSIGN(cut, cut_batches(c, req, w, cursor, head, room));
+    n += static_cast<int>(cut->size());
+    for (auto& b : *cut) out.push_back(std::move(b));
   }
   return ok_status();
 }

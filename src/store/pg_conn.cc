@@ -177,7 +177,43 @@ Status Conn::ensure_connected() {
   return after_connect();
 }
 
+namespace {
+
+// Whether a statement that failed because the connection was gone may run
+// again on a new connection. ensure_connected finds a connection that the
+// server closed while it was idle, but only once the server's goodbye has
+// arrived; a backend being terminated at that moment (a restart, an
+// administrator's pg_terminate_backend) still looks alive. A statement sent
+// then never ran; it is worth sending again only when that cannot repeat an
+// effect: it was sent outside a transaction and either opens one (BEGIN) or
+// only reads (SELECT).
+bool may_resend(std::string_view sql, bool was_idle) {
+  return was_idle && (sql.starts_with("BEGIN") || sql.starts_with("SELECT"));
+}
+
+}  // namespace
+
+bool Conn::reopen_after_loss() {
+  if (!broken()) return false;  // the statement failed, not the connection
+  PQreset(c_);
+  return !broken() && after_connect().ok();
+}
+
 Result<PgResult> Conn::exec(const char* sql, const Params& params) {
+  const bool resend = may_resend(sql, PQtransactionStatus(c_) == PQTRANS_IDLE);
+  auto r = exec_once(sql, params);
+  if (!r.ok() && resend && reopen_after_loss()) return exec_once(sql, params);
+  return r;
+}
+
+Status Conn::exec_simple(const std::string& sql) {
+  const bool resend = may_resend(sql, PQtransactionStatus(c_) == PQTRANS_IDLE);
+  auto s = exec_simple_once(sql);
+  if (!s.ok() && resend && reopen_after_loss()) return exec_simple_once(sql);
+  return s;
+}
+
+Result<PgResult> Conn::exec_once(const char* sql, const Params& params) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     std::string name = "gh" + std::to_string(next_name_++);
@@ -192,7 +228,7 @@ Result<PgResult> Conn::exec(const char* sql, const Params& params) {
   return r;
 }
 
-Status Conn::exec_simple(const std::string& sql) {
+Status Conn::exec_simple_once(const std::string& sql) {
   PgResult r(PQexec(c_, sql.c_str()));
   auto st = PQresultStatus(r.raw());
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return error_of(r.raw(), sql);

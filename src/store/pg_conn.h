@@ -104,10 +104,13 @@ class Conn {
   bool broken() const { return PQstatus(c_) != CONNECTION_OK; }
 
   // Runs sql, prepared once on this connection; sql must outlive the Conn
-  // (a literal): its address names the statement.
+  // (a literal): its address names the statement. A BEGIN or a SELECT sent
+  // outside a transaction on a connection that turns out to have been
+  // closed by the server runs again once on a new connection (see
+  // may_resend in pg_conn.cc); anything else fails with kUnavailable.
   Result<PgResult> exec(const char* sql, const Params& params = {});
   // Runs one or more statements without parameters or results (BEGIN,
-  // SAVEPOINT, migrations).
+  // SAVEPOINT, migrations). Sent again like exec.
   Status exec_simple(const std::string& sql);
 
   // Ends any transaction left open (after a failure) so that the connection
@@ -127,6 +130,11 @@ class Conn {
  private:
   explicit Conn(PGconn* c) : c_(c) {}
   Status after_connect();
+  Result<PgResult> exec_once(const char* sql, const Params& params);
+  Status exec_simple_once(const std::string& sql);
+  // After a failure: true when the connection had been lost and is open
+  // again (prepared statements forgotten).
+  bool reopen_after_loss();
   Error error_of(const PGresult* r, std::string_view what) const;
 
   PGconn* c_;

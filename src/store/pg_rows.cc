@@ -5,7 +5,8 @@
 namespace growhook::pg {
 
 Status Tx::begin() {
-  auto s = c_.exec_simple("BEGIN");
+  // One round trip either way: both statements go in one simple query.
+  auto s = c_.exec_simple(relaxed_ ? "BEGIN; SET LOCAL synchronous_commit TO off" : "BEGIN");
   open_ = s.ok();
   return s;
 }

@@ -35,10 +35,29 @@ namespace growhook::pg {
 // The channel on which nodes tell each other about new work.
 inline constexpr const char* kWorkChannel = "growhook_work";
 
+// How hard a commit is pushed to the disk (the counterpart of SQLite's
+// Durability in sqlite_store.cc).
+enum class Durability {
+  // The commit returns once its WAL record is flushed (the server's
+  // synchronous_commit, on by default): ingestion and everything a person
+  // changes.
+  kFull,
+  // SET LOCAL synchronous_commit TO off: delivery's own bookkeeping (claims,
+  // attempts, released leases). The commit is in the server's WAL buffers at
+  // once, visible to every node, and survives any growhook process dying; the
+  // server flushes it within wal_writer_delay (3x at most). Only a crash of
+  // the database server itself may lose the last of these, and then their
+  // events are sent again (at least once), with the same event ids: a batch
+  // whose attempt was lost keeps its id too; one whose cutting was lost is
+  // cut again under a new batch id. No data is ever corrupted, unlike
+  // fsync=off; ingestion never runs relaxed.
+  kRelaxed,
+};
+
 // One transaction; rolls back unless committed.
 class Tx {
  public:
-  explicit Tx(Conn& c) : c_(c) {}
+  explicit Tx(Conn& c, Durability d = Durability::kFull) : c_(c), relaxed_(d == Durability::kRelaxed) {}
   ~Tx() {
     if (open_) (void)c_.exec_simple("ROLLBACK");
   }
@@ -49,6 +68,7 @@ class Tx {
 
  private:
   Conn& c_;
+  bool relaxed_;
   bool open_ = false;
 };
 

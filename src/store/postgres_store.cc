@@ -87,6 +87,17 @@ class PostgresStore final : public Store, public WorkNotifier {
     return ok_status();
   }
 
+  Result<std::string> add_meta(const std::string& key, const std::string& value) override {
+    GH_PG_CONN(c);
+    // The INSERT waits for a concurrent one of the same key, then does
+    // nothing; the SELECT (a new snapshot) then sees the winner's row.
+    GH_PG_ASSIGN(i, c.exec("INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT(key) DO NOTHING",
+                           Params().add(key).add(value)));
+    GH_PG_ASSIGN(r, c.exec("SELECT value FROM meta WHERE key = $1::text", Params().add(key)));
+    if (r->rows() == 0) return Error::internal("add_meta: " + key + " vanished");
+    return r->str(0, 0);
+  }
+
   // ---- accounts ----
   Status create_account(const Account& a, const std::string& key_hash) override {
     return write([&](Conn& c) -> Status {
@@ -114,31 +125,14 @@ class PostgresStore final : public Store, public WorkNotifier {
 
   // ---- ingestion ----
   std::vector<Result<AppendOutcome>> append_events(std::span<const AppendRequest> requests) override {
-    std::vector<Result<AppendOutcome>> out;
-    auto fail_all = [&](const Error& e) {
-      out.clear();
-      for (size_t i = 0; i < requests.size(); ++i) out.emplace_back(e);
-      return out;
-    };
-    auto c = pool_.acquire();
-    if (!c.ok()) return fail_all(c.error());
-    pg::Tx tx(**c);
-    if (auto s = tx.begin(); !s.ok()) return fail_all(s.error());
-    auto known = lock_accounts(**c, requests);
-    if (!known.ok()) return fail_all(known.error());
-    bool stored = false;
-    for (const auto& req : requests) {
-      if (!known->count(req.account_id)) {
-        out.emplace_back(Error::not_found("account " + req.account_id + " not found"));
-        continue;
-      }
-      out.push_back(append_one(**c, req));
-      stored = stored || (out.back().ok() && out.back()->stored > 0);
-    }
-    if (stored) {
-      if (auto s = pg::notify_work(**c); !s.ok()) return fail_all(s.error());
-    }
-    if (auto s = tx.commit(); !s.ok()) return fail_all(s.error());
+    // Round trips are most of the time of a group of small requests. So a
+    // group is first written in one statement for all its requests; only
+    // when that fails (rare: some request's rows were refused) is it done
+    // again with one statement and one savepoint per request, so that the
+    // failure stays that request's.
+    if (requests.empty()) return {};
+    auto out = append_group(requests, /*one_statement=*/true);
+    if (out.empty()) out = append_group(requests, /*one_statement=*/false);
     return out;
   }
 
@@ -233,7 +227,7 @@ class PostgresStore final : public Store, public WorkNotifier {
   // ---- delivery ----
   Result<std::vector<ClaimedBatch>> claim_work(const ClaimRequest& req) override {
     GH_PG_CONN(c);
-    pg::Tx tx(c);
+    pg::Tx tx(c, pg::Durability::kRelaxed);
     GH_PG_RETURN_IF_ERROR(tx.begin());
     GH_PG_ASSIGN(out, pg::claim_in_transaction(c, req));
     GH_PG_RETURN_IF_ERROR(tx.commit());
@@ -247,11 +241,25 @@ class PostgresStore final : public Store, public WorkNotifier {
     for (const auto& o : outcomes) sorted.push_back(&o);
     std::stable_sort(sorted.begin(), sorted.end(),
                      [](const AttemptOutcome* a, const AttemptOutcome* b) { return a->batch_id < b->batch_id; });
-    return write([&](Conn& c) -> Status {
+    // Relaxed durability: see pg::Durability (pg_rows.h).
+    bool distinct = std::adjacent_find(sorted.begin(), sorted.end(), [](const AttemptOutcome* a,
+                                                                         const AttemptOutcome* b) {
+                      return a->batch_id == b->batch_id;
+                    }) == sorted.end();
+    auto body = [&](Conn& c) -> Status {
       std::vector<const AttemptOutcome*> disables;
-      for (const AttemptOutcome* o : sorted) {
-        GH_PG_ASSIGN(applied, record_one(c, *o));
-        if (*applied && !o->disable_reason.empty()) disables.push_back(o);
+      if (sorted.size() > 1 && distinct) {
+        // Many outcomes (a busy node records a turn's worth at once): their
+        // rows locked in order in one statement, all recorded in another.
+        GH_PG_ASSIGN(applied, record_all(c, sorted));
+        for (const AttemptOutcome* o : sorted) {
+          if (applied->count(o->batch_id) && !o->disable_reason.empty()) disables.push_back(o);
+        }
+      } else {
+        for (const AttemptOutcome* o : sorted) {
+          GH_PG_ASSIGN(applied, record_one(c, *o));
+          if (*applied && !o->disable_reason.empty()) disables.push_back(o);
+        }
       }
       std::stable_sort(disables.begin(), disables.end(),
                        [](const AttemptOutcome* a, const AttemptOutcome* b) { return a->webhook_id < b->webhook_id; });
@@ -261,17 +269,19 @@ class PostgresStore final : public Store, public WorkNotifier {
                                Params().add(o->webhook_id).add(o->disable_reason).add(o->attempt.at_ms)));
       }
       return ok_status();
-    });
+    };
+    return write(body, pg::Durability::kRelaxed);
   }
 
   Status release_leases(const std::string& owner) override {
-    return write([&](Conn& c) -> Status {
+    auto body = [&](Conn& c) -> Status {
       GH_PG_ASSIGN(r, c.exec("UPDATE batches SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL "
                              "AND ($1::text = '' OR lease_owner = $1::text)",
                              Params().add(owner)));
       if (r->affected() > 0) return pg::notify_work(c);
       return ok_status();
-    });
+    };
+    return write(body, pg::Durability::kRelaxed);
   }
 
   Result<std::optional<int64_t>> next_due_ms(int64_t) override {
@@ -421,9 +431,9 @@ class PostgresStore final : public Store, public WorkNotifier {
 
  private:
   template <class F>
-  Status write(F&& body) {
+  Status write(F&& body, pg::Durability durability = pg::Durability::kFull) {
     GH_PG_CONN(c);
-    pg::Tx tx(c);
+    pg::Tx tx(c, durability);
     GH_PG_RETURN_IF_ERROR(tx.begin());
     GH_PG_RETURN_IF_ERROR(body(c));
     return tx.commit();
@@ -432,6 +442,107 @@ class PostgresStore final : public Store, public WorkNotifier {
   static Result<Account> account_row(const PgResult& r) {
     if (r.rows() == 0) return Error::not_found("account not found");
     return Account{r.str(0, 0), r.str(0, 1), r.i64(0, 2)};
+  }
+
+  // One transaction for the whole group: one statement for every request,
+  // or one statement and a savepoint per request. When the one statement
+  // fails, the result is empty (the caller goes again request by request),
+  // unless the connection is the problem.
+  std::vector<Result<AppendOutcome>> append_group(std::span<const AppendRequest> requests, bool one_statement) {
+    std::vector<Result<AppendOutcome>> out;
+    auto fail_all = [&](const Error& e) {
+      out.clear();
+      for (size_t i = 0; i < requests.size(); ++i) out.emplace_back(e);
+      return out;
+    };
+    auto c = pool_.acquire();
+    if (!c.ok()) return fail_all(c.error());
+    pg::Tx tx(**c);
+    if (auto s = tx.begin(); !s.ok()) return fail_all(s.error());
+    auto known = lock_accounts(**c, requests);
+    if (!known.ok()) return fail_all(known.error());
+    if (one_statement) {
+      auto r = insert_group(**c, requests, *known);
+      if (!r.ok()) {
+        if (r.error().code == ErrorCode::kUnavailable || (*c)->broken()) return fail_all(r.error());
+        return {};  // rolled back by tx
+      }
+      out = std::move(*r);
+    } else {
+      for (const auto& req : requests) {
+        if (!known->count(req.account_id)) {
+          out.emplace_back(Error::not_found("account " + req.account_id + " not found"));
+          continue;
+        }
+        out.push_back(append_one(**c, req));
+      }
+    }
+    bool stored = false;
+    for (const auto& r : out) stored = stored || (r.ok() && r->stored > 0);
+    if (stored) {
+      if (auto s = pg::notify_work(**c); !s.ok()) return fail_all(s.error());
+    }
+    if (auto s = tx.commit(); !s.ok()) return fail_all(s.error());
+    return out;
+  }
+
+  // Every request of the group in one statement (the caller holds the
+  // account rows' locks): new events are numbered after each account's head,
+  // in request order, and the heads move. What append_one does request by
+  // request, with the same outcomes: an id already stored, or seen earlier
+  // in the group, is acknowledged and not stored again.
+  static Result<std::vector<Result<AppendOutcome>>> insert_group(Conn& c, std::span<const AppendRequest> requests,
+                                                                 const std::unordered_set<std::string>& known) {
+    std::vector<Result<AppendOutcome>> out;
+    std::vector<std::string> accounts, ids, bodies;
+    std::vector<int64_t> types, occurred, created;
+    std::unordered_map<std::string, size_t> first;  // account \0 id -> request index
+    for (size_t i = 0; i < requests.size(); ++i) {
+      const auto& req = requests[i];
+      if (!known.count(req.account_id)) {
+        out.emplace_back(Error::not_found("account " + req.account_id + " not found"));
+        continue;
+      }
+      AppendOutcome o;
+      for (const auto& e : req.events) {
+        o.ids.push_back(e.id);
+        if (!first.emplace(req.account_id + '\0' + e.id, i).second) continue;
+        accounts.push_back(req.account_id);
+        ids.push_back(e.id);
+        types.push_back(static_cast<int64_t>(e.type));
+        occurred.push_back(e.occurred_at_ms);
+        created.push_back(req.now_ms);
+        // Ingestion built the message on the HTTP thread (IncomingEvent);
+        // only a caller that did not (tests) has it built here.
+        bodies.push_back(e.message_json.empty() ? event_json(e.id, e.type, e.occurred_at, e.data_json)
+                                                : e.message_json);
+      }
+      out.emplace_back(std::move(o));
+    }
+    if (ids.empty()) return out;
+    GH_PG_ASSIGN(r, c.exec("WITH t AS (SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::bigint[], "
+                           "$5::bigint[], $6::text[]) WITH ORDINALITY AS t(account_id, id, type, occurred_at, "
+                           "created_at, body, ord) WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.account_id = "
+                           "t.account_id AND e.id = t.id)), "
+                           "ins AS (INSERT INTO events(account_id, seq, id, type, occurred_at, created_at, body) "
+                           "SELECT t.account_id, a.head_seq + row_number() OVER (PARTITION BY t.account_id ORDER BY "
+                           "t.ord), t.id, t.type, t.occurred_at, t.created_at, t.body FROM t JOIN accounts a ON "
+                           "a.id = t.account_id ON CONFLICT (account_id, id) DO NOTHING RETURNING account_id, seq, id), "
+                           "upd AS (UPDATE accounts a SET head_seq = m.top FROM (SELECT account_id, max(seq) AS top "
+                           "FROM ins GROUP BY account_id) m WHERE a.id = m.account_id) "
+                           "SELECT account_id, id FROM ins",
+                           Params()
+                               .add(pg::text_array(accounts))
+                               .add(pg::text_array(ids))
+                               .add(pg::int_array(types))
+                               .add(pg::int_array(occurred))
+                               .add(pg::int_array(created))
+                               .add(pg::text_array(bodies))));
+    for (int i = 0; i < r->rows(); ++i) {
+      auto it = first.find(r->str(i, 0) + '\0' + r->str(i, 1));
+      if (it != first.end()) out[it->second]->stored++;
+    }
+    return out;
   }
 
   // Locks the account rows of every request, in id order, and returns the
@@ -473,7 +584,9 @@ class PostgresStore final : public Store, public WorkNotifier {
       ids.push_back(e.id);
       types.push_back(static_cast<int64_t>(e.type));
       occurred.push_back(e.occurred_at_ms);
-      bodies.push_back(event_json(e.id, e.type, e.occurred_at, e.data_json));
+      // Ingestion built the message on the HTTP thread (IncomingEvent);
+      // only a caller that did not (tests) has it built here.
+      bodies.push_back(e.message_json.empty() ? event_json(e.id, e.type, e.occurred_at, e.data_json) : e.message_json);
     }
     if (ids.empty()) return out;
     GH_PG_ASSIGN(r, c.exec("WITH h AS (SELECT head_seq FROM accounts WHERE id = $1::text), "
@@ -518,6 +631,59 @@ class PostgresStore final : public Store, public WorkNotifier {
                                .add(pg::clean_text(o.attempt.error))
                                .add(pg::clean_text(o.attempt.response_body))));
     return r->affected() == 1;
+  }
+
+  // record_one for many outcomes of distinct batches, sorted by batch id, in
+  // two statements; returns the batch ids whose outcome was applied (the
+  // others' lease was lost).
+  static Result<std::unordered_set<std::string>> record_all(Conn& c, const std::vector<const AttemptOutcome*>& sorted) {
+    std::vector<std::string> ids, owners, states, errors, bodies;
+    std::vector<int64_t> updated, at, status, duration;
+    std::string next = "{";
+    for (const AttemptOutcome* o : sorted) {
+      ids.push_back(o->batch_id);
+      owners.push_back(o->owner);
+      states.emplace_back(to_string(o->new_state));
+      if (next.size() > 1) next += ',';
+      next += o->next_attempt_at_ms ? std::to_string(*o->next_attempt_at_ms) : "NULL";
+      updated.push_back(o->attempt.at_ms + o->attempt.duration_ms);
+      at.push_back(o->attempt.at_ms);
+      status.push_back(o->attempt.status_code);
+      duration.push_back(o->attempt.duration_ms);
+      errors.push_back(pg::clean_text(o->attempt.error));
+      bodies.push_back(pg::clean_text(o->attempt.response_body));
+    }
+    next += '}';
+    const std::string id_array = pg::text_array(ids);
+    // The locks in batch id order, as record_one one by one would take them.
+    GH_PG_ASSIGN(l, c.exec("SELECT id FROM batches WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE",
+                           Params().add(id_array)));
+    GH_PG_ASSIGN(r, c.exec("WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], "
+                           "$5::bigint[], $6::bigint[], $7::integer[], $8::bigint[], $9::text[], $10::text[]) AS "
+                           "u(batch_id, owner, state, next_attempt_at, updated_at, at, status_code, duration_ms, "
+                           "error, response_body)), "
+                           "b AS (UPDATE batches SET state = u.state, next_attempt_at = u.next_attempt_at, "
+                           "cycle_attempts = cycle_attempts + 1, lease_owner = NULL, lease_until = 0, updated_at = "
+                           "u.updated_at FROM u WHERE batches.id = u.batch_id AND batches.lease_owner = u.owner "
+                           "RETURNING batches.id) "
+                           "INSERT INTO attempts(batch_id, n, at, status_code, duration_ms, error, response_body) "
+                           "SELECT u.batch_id, (SELECT coalesce(max(a.n), 0) + 1 FROM attempts a WHERE a.batch_id = "
+                           "u.batch_id), u.at, u.status_code, u.duration_ms, u.error, u.response_body "
+                           "FROM u JOIN b ON b.id = u.batch_id RETURNING batch_id",
+                           Params()
+                               .add(id_array)
+                               .add(pg::text_array(owners))
+                               .add(pg::text_array(states))
+                               .add(next)
+                               .add(pg::int_array(updated))
+                               .add(pg::int_array(at))
+                               .add(pg::int_array(status))
+                               .add(pg::int_array(duration))
+                               .add(pg::text_array(errors))
+                               .add(pg::text_array(bodies))));
+    std::unordered_set<std::string> applied;
+    for (int i = 0; i < r->rows(); ++i) applied.insert(r->str(i, 0));
+    return applied;
   }
 
   static Status load_attempts(Conn& c, std::vector<Batch>& batches) {

@@ -10,6 +10,12 @@
 //   all nodes, not only ClaimRequest::in_flight of the calling node.
 // - Every statement has a 30 s timeout; a lost connection fails the call in
 //   progress with kUnavailable and is reopened on its next use.
+// - Like SQLite's, delivery's bookkeeping (claim_work, record_outcomes,
+//   release_leases) commits with synchronous_commit off (pg::Durability in
+//   pg_rows.h): nothing is lost when a growhook node dies; a crash of the
+//   database server may lose the last claims and attempts, whose events are
+//   then sent again with the same event ids. Ingestion and management wait
+//   for the server's flush as usual.
 // - Statements are prepared per connection: a pooler in front of the
 //   database must keep sessions (PgBouncer pool_mode=session), not
 //   transactions.

@@ -91,6 +91,10 @@ class Store {
   // Key/value settings of the installation (the platform token's hash).
   virtual Result<std::optional<std::string>> get_meta(const std::string& key) = 0;
   virtual Status set_meta(const std::string& key, const std::string& value) = 0;
+  // Sets key to value only if it has no value yet, and returns the value it
+  // has now: value, or the one written first (by another node starting at
+  // the same time).
+  virtual Result<std::string> add_meta(const std::string& key, const std::string& value) = 0;
 
   // Accounts and API keys. Only the SHA-256 hex of a key is stored.
   virtual Status create_account(const Account& account, const std::string& api_key_hash) = 0;
@@ -168,6 +172,8 @@ class WorkNotifier {
  public:
   virtual ~WorkNotifier() = default;
   // f runs on a store thread; it must be quick (wake a loop, nothing more).
+  // A later call replaces f; an empty f unhooks it: once that call returns,
+  // the previous f never runs again (do it before what f touches goes away).
   virtual void on_new_work(std::function<void()> f) = 0;
 };
 

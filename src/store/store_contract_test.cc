@@ -221,6 +221,16 @@ TEST_P(StoreContractTest, AccountsAreFoundByIdAndKeyHash) {
   EXPECT_EQ(st().get_account(b.id).error().code, ErrorCode::kNotFound) << "a failed call changes nothing";
 }
 
+TEST_P(StoreContractTest, AddMetaKeepsTheFirstValue) {
+  auto first = st().add_meta("k", "one");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(*first, "one");
+  auto second = st().add_meta("k", "two");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*second, "one");
+  EXPECT_EQ(st().get_meta("k")->value_or(""), "one");
+}
+
 TEST_P(StoreContractTest, MetaKeepsTheLastValue) {
   auto none = st().get_meta("platform_token");
   ASSERT_TRUE(none.ok());
@@ -247,6 +257,31 @@ TEST_P(StoreContractTest, AppendIsIdempotentPerEventId) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].webhook.id, w.id);
   EXPECT_EQ(ids_of(got[0].events_json), (std::vector<std::string>{"e1", "e2", "e3"}));
+}
+
+TEST_P(StoreContractTest, AGroupStoresAnIdOnceAcrossItsRequestsAndAccounts) {
+  Account a = add_account(st()), b = add_account(st());
+  Webhook wa = add_webhook(st(), a), wb = add_webhook(st(), b);
+  append(st(), a, {event("old", T)});
+  claim(st(), T);  // "old" is in a batch already
+  std::vector<AppendRequest> reqs{{a.id, {event("x", T), event("y", T)}, T},
+                                  {b.id, {event("x", T)}, T},
+                                  {a.id, {event("y", T), event("old", T), event("z", T)}, T},
+                                  {a.id, {event("x", T)}, T}};
+  auto r = st().append_events(reqs);
+  ASSERT_EQ(r.size(), 4u);
+  for (auto& one : r) ASSERT_TRUE(one.ok()) << one.error().message;
+  EXPECT_EQ(r[0]->stored, 2);
+  EXPECT_EQ(r[1]->stored, 1);
+  EXPECT_EQ(r[2]->stored, 1);
+  EXPECT_EQ(r[2]->ids, (std::vector<std::string>{"y", "old", "z"}));
+  EXPECT_EQ(r[3]->stored, 0);
+  std::map<std::string, std::vector<std::string>> by_hook;
+  for (auto& c : claim(st(), T + 1)) {
+    for (auto& id : ids_of(c.events_json)) by_hook[c.webhook.id].push_back(id);
+  }
+  EXPECT_EQ(by_hook[wa.id], (std::vector<std::string>{"x", "y", "z"}));
+  EXPECT_EQ(by_hook[wb.id], (std::vector<std::string>{"x"}));
 }
 
 TEST_P(StoreContractTest, AppendGroupFailsOnlyTheRequestOfAnUnknownAccount) {
@@ -432,6 +467,65 @@ TEST_P(StoreContractTest, ClaimRespectsPerWebhookLimitAndMaxBatches) {
   ASSERT_EQ(third.size(), 1u);
   EXPECT_EQ(third[0].webhook.id, first[0].webhook.id);
   EXPECT_TRUE(claim(st(), T, "node-a", 2, 0, {}).empty()) << "max_batches 0 claims nothing";
+}
+
+TEST_P(StoreContractTest, ManyOutcomesAreRecordedInOneCall) {
+  Account a = add_account(st());
+  Webhook w = add_webhook(st(), a, T, 1), gone_hook = add_webhook(st(), a, T, 1);
+  append(st(), a, {event("e1", T), event("e2", T), event("e3", T), event("e4", T)});
+  auto got = claim(st(), T, "node-a", 8);
+  ASSERT_EQ(got.size(), 8u);
+  std::vector<AttemptOutcome> outs;
+  std::map<std::string, std::string> expect;  // batch id -> state
+  int n = 0;
+  for (const auto& c : got) {
+    if (c.webhook.id == gone_hook.id) {
+      if (n++ == 0) {
+        AttemptOutcome o = outcome(c, "node-a", BatchState::kFailed, 410, T + 10);
+        o.disable_reason = "gone";
+        outs.push_back(o);
+        expect[c.batch.id] = "failed";
+      } else {
+        outs.push_back(outcome(c, "node-b", BatchState::kDelivered, 200, T + 10));  // lease not held: dropped
+        expect[c.batch.id] = "pending";
+      }
+      continue;
+    }
+    bool retry = outs.size() % 2 == 0;
+    outs.push_back(outcome(c, "node-a", retry ? BatchState::kPending : BatchState::kDelivered, retry ? 503 : 200,
+                           T + 10, retry ? std::optional<int64_t>(T + 500) : std::nullopt));
+    expect[c.batch.id] = retry ? "pending" : "delivered";
+  }
+  std::reverse(outs.begin(), outs.end());  // any order
+  ASSERT_TRUE(st().record_outcomes(outs).ok());
+  for (const auto& o : outs) {
+    auto d = st().get_batch(a.id, o.batch_id);
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(to_string(d->batch.state), expect[o.batch_id]) << o.batch_id;
+    bool applied = o.owner == "node-a";
+    ASSERT_EQ(d->batch.attempts.size(), applied ? 1u : 0u);
+    if (!applied) continue;
+    EXPECT_EQ(d->batch.attempts[0].status_code, o.attempt.status_code);
+    EXPECT_EQ(d->batch.attempts[0].error, o.attempt.error);
+    EXPECT_EQ(d->batch.next_attempt_at_ms, o.next_attempt_at_ms);
+    EXPECT_EQ(d->batch.cycle_attempts, 1);
+  }
+  auto g = st().get_webhook(a.id, gone_hook.id);
+  EXPECT_FALSE(g->enabled);
+  EXPECT_EQ(g->disabled_reason, "gone");
+  EXPECT_TRUE(st().get_webhook(a.id, w.id)->enabled);
+  // The retries are due at their time; their second attempt is number 2.
+  auto again = claim(st(), T + 500, "node-a", 8);
+  ASSERT_EQ(again.size(), 2u);
+  std::vector<AttemptOutcome> second;
+  for (const auto& c : again) second.push_back(outcome(c, "node-a", BatchState::kDelivered, 200, T + 600));
+  ASSERT_TRUE(st().record_outcomes(second).ok());
+  for (const auto& c : again) {
+    auto d = st().get_batch(a.id, c.batch.id);
+    EXPECT_EQ(d->batch.state, BatchState::kDelivered);
+    ASSERT_EQ(d->batch.attempts.size(), 2u);
+    EXPECT_EQ(d->batch.attempts[1].at_ms, T + 600);
+  }
 }
 
 TEST_P(StoreContractTest, EventsInABatchAreOrderedByOccurredAt) {
@@ -741,6 +835,27 @@ class PostgresNodesTest : public ::testing::Test, protected StoreScene {
   }
   TestDatabase db_;
 };
+
+TEST_F(PostgresNodesTest, ARequestWhoseRowsAreRefusedFailsAloneInItsGroup) {
+  // A group is written without savepoints first; a request that PostgreSQL
+  // refuses (here: bytes that are not UTF-8, which ingestion never lets
+  // through) makes it start again with one savepoint per request.
+  auto node = open_node();
+  ASSERT_TRUE(node);
+  Account a = add_account(*node);
+  add_webhook(*node, a);
+  IncomingEvent bad = event("bad", T);
+  bad.message_json = "{\"id\":\"bad\",\"data\":\"\xff\xfe\"}";
+  std::vector<AppendRequest> reqs{{a.id, {event("a1", T)}, T}, {a.id, {bad}, T}, {a.id, {event("a2", T)}, T}};
+  auto r = node->append_events(reqs);
+  ASSERT_EQ(r.size(), 3u);
+  ASSERT_TRUE(r[0].ok()) << r[0].error().message;
+  EXPECT_EQ(r[0]->stored, 1);
+  EXPECT_FALSE(r[1].ok());
+  ASSERT_TRUE(r[2].ok()) << r[2].error().message;
+  EXPECT_EQ(r[2]->stored, 1);
+  EXPECT_EQ(ids_of(claim(*node, T)), (std::vector<std::string>{"a1", "a2"}));
+}
 
 TEST_F(PostgresNodesTest, NodesStartingTogetherMigrateOnce) {
   std::vector<std::unique_ptr<Store>> nodes(4);

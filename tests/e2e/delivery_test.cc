@@ -402,6 +402,8 @@ TEST(Delivery, NothingAcknowledgedIsLostWhenKilled) {
 }
 
 TEST(Delivery, ASecondProcessCannotTakeTheSameDataFolder) {
+  GROWHOOK_E2E_SQLITE_ONLY("the data folder's lock; on PostgreSQL any number of nodes share the database "
+                           "(nodes_test.cc)");
   Server first;
   EXPECT_THROW(Server second({}, first.data_dir()), std::runtime_error);
 }
