@@ -22,15 +22,15 @@ if [ -x scripts/pg-test-cluster.sh ]; then
 fi
 
 status=0
-# Sanitizers and fuzzing (docs/reliability.md): the unit and end-to-end tests
-# again under ASan+UBSan (build-asan/) and TSan (build-tsan/), then every
-# fuzz target for 20 s. They run before ctest so that ctest's summary closes
-# the output. GROWHOOK_TEST_QUICK=1 skips them.
+# Fuzzing and sanitizers (docs/reliability.md) run before ctest, so that
+# ctest's summary closes the output. Every fuzz target for 20 s;
+# GROWHOOK_TEST_QUICK=1 skips it.
 if [ "${GROWHOOK_TEST_QUICK:-0}" != 1 ]; then
   scripts/fuzz.sh 20 || status=1
 fi
-# The sanitizer runs take two more full builds and the e2e suites again
-# (about 20 more minutes here): GROWHOOK_TEST_SANITIZE=1 adds them.
+# The unit and end-to-end tests again under ASan+UBSan (build-asan/) and
+# TSan (build-tsan/), the e2e tests on SQLite and on PostgreSQL: two more
+# builds and four more e2e runs. GROWHOOK_TEST_SANITIZE=1 adds them.
 if [ "${GROWHOOK_TEST_SANITIZE:-0}" = 1 ]; then
   scripts/sanitize.sh asan || status=1
   scripts/sanitize.sh tsan || status=1
