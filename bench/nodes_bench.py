@@ -52,9 +52,9 @@ class Cluster:
             self.url = subprocess.run([os.path.join(ROOT, "scripts", "pg-test-cluster.sh"), "start", self.dir],
                                       capture_output=True, text=True, check=True).stdout.strip()
 
-    def sql(self, statement):
-        return subprocess.run([os.path.join(PG_BIN, "psql"), self.url, "-v", "ON_ERROR_STOP=1", "-qAtc", statement],
-                              capture_output=True, text=True, check=True).stdout.strip()
+    def sql(self, statement, url=None):
+        return subprocess.run([os.path.join(PG_BIN, "psql"), url or self.url, "-v", "ON_ERROR_STOP=1", "-qAtc",
+                               statement], capture_output=True, text=True, check=True).stdout.strip()
 
     def fresh_database(self):
         name = "gh_bench_" + uuid.uuid4().hex[:12]
@@ -147,7 +147,7 @@ def post_backlog(g, account, n):
     [t.join() for t in ts]
 
 
-def drain_once(n, database, batch, backlog, pool, webhooks, max_in_flight):
+def drain_once(n, database, batch, backlog, pool, webhooks, max_in_flight, cluster=None):
     rx = ReceiverProc()
     data_dir = None if database else tempfile.mkdtemp(prefix="gh-nodes-drain-")
     g = Growhook("--role", "api", data_dir=data_dir, database=database)
@@ -157,6 +157,12 @@ def drain_once(n, database, batch, backlog, pool, webhooks, max_in_flight):
     post_backlog(g, account, backlog)
     g.proc.terminate()
     g.proc.wait()
+    if database:
+        # The tables went from empty to the backlog within seconds: without
+        # statistics the planner takes a range of events for a few rows and
+        # sorts the whole of it for every batch cut. A running database has
+        # them (autovacuum analyzes within a minute); so does this one.
+        cluster.sql("ANALYZE", url=database)
     nodes = [None] * n
     try:
         # All nodes start at once, so that the first does not drain it alone.
@@ -202,6 +208,7 @@ def main():
 
     cluster = Cluster(args.pg_url)
     try:
+        print(f"load average at start: {os.getloadavg()[0]:.1f} (other work on the machine skews every figure)")
         print(f"machine: {os.cpu_count()} cores; PostgreSQL {cluster.sql('SHOW server_version')}, "
               f"shared_buffers {cluster.sql('SHOW shared_buffers')}, fsync {cluster.sql('SHOW fsync')}, "
               f"synchronous_commit {cluster.sql('SHOW synchronous_commit')}; pool {args.pool} per node")
@@ -243,7 +250,7 @@ def main():
                     name, url = cluster.fresh_database() if kind else (None, None)
                     try:
                         runs.append(drain_once(n, url, batch, backlog, args.pool, args.webhooks,
-                                               args.max_in_flight))
+                                               args.max_in_flight, cluster))
                     finally:
                         if name:
                             cluster.drop(name)
@@ -251,6 +258,8 @@ def main():
                 share = "/".join(f"{x:,.0f}" for x in runs[-1][1])
                 print(f"  batch {batch:3d}, {backlog:,} events x {args.webhooks}, {store_label(kind, n)}: {rate:9,.0f}/s  "
                       f"(delivered per node: {share})  runs={[round(r[0]) for r in runs]}", flush=True)
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+        subprocess.run(["rm", "-rf", tmp])
     finally:
         cluster.stop()
 

@@ -160,7 +160,7 @@ Conn::~Conn() { PQfinish(c_); }
 Status Conn::after_connect() {
   prepared_.clear();
   // A hung statement or lock wait must not hold a caller for ever.
-  return exec_simple(kStatementTimeoutSql);
+  return exec_simple(kSessionSetupSql);
 }
 
 Status Conn::ensure_connected() {

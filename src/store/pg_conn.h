@@ -28,6 +28,14 @@ namespace growhook::pg {
 
 // Every connection's bound on one statement, lock waits included.
 inline constexpr const char* kStatementTimeoutSql = "SET statement_timeout = '30s'";
+// Every connection plans each execution of a prepared statement with its
+// parameters (PostgreSQL 12+). The statements here take arrays
+// (id = ANY($1), unnest) and tables go from empty to millions of rows; a
+// generic plan made while a table was small (a seq scan) would otherwise be
+// kept for the life of the connection. Planning costs a fraction of a
+// millisecond; a stale plan cost a scan of the table per statement.
+inline constexpr const char* kSessionSetupSql =
+    "SET statement_timeout = '30s'; SET plan_cache_mode = force_custom_plan";
 
 // Text parameters of one statement, in order ($1, $2, ...).
 class Params {

@@ -656,6 +656,8 @@ class PostgresStore final : public Store, public WorkNotifier {
     next += '}';
     const std::string id_array = pg::text_array(ids);
     // The locks in batch id order, as record_one one by one would take them.
+    // (Below, "id = ANY" as well as the join, so that the batches are found
+    // by their key rather than by scanning the table.)
     GH_PG_ASSIGN(l, c.exec("SELECT id FROM batches WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE",
                            Params().add(id_array)));
     GH_PG_ASSIGN(r, c.exec("WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], "
@@ -664,7 +666,8 @@ class PostgresStore final : public Store, public WorkNotifier {
                            "error, response_body)), "
                            "b AS (UPDATE batches SET state = u.state, next_attempt_at = u.next_attempt_at, "
                            "cycle_attempts = cycle_attempts + 1, lease_owner = NULL, lease_until = 0, updated_at = "
-                           "u.updated_at FROM u WHERE batches.id = u.batch_id AND batches.lease_owner = u.owner "
+                           "u.updated_at FROM u WHERE batches.id = ANY($1::text[]) AND batches.id = u.batch_id AND "
+                           "batches.lease_owner = u.owner "
                            "RETURNING batches.id) "
                            "INSERT INTO attempts(batch_id, n, at, status_code, duration_ms, error, response_body) "
                            "SELECT u.batch_id, (SELECT coalesce(max(a.n), 0) + 1 FROM attempts a WHERE a.batch_id = "

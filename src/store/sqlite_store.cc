@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -867,11 +868,32 @@ class SqliteStore final : public Store {
   std::vector<std::unique_ptr<Db>> readers_;
 };
 
+// The database holds the webhooks' signing secrets and their receivers'
+// credentials in clear: only the service's user may read it. A data folder
+// created here is 0700; the database is created 0600 (and an older one
+// tightened), and SQLite gives its -wal and -shm files the database's mode.
+void restrict_to_owner(const std::string& data_dir, bool folder_created) {
+  namespace fs = std::filesystem;
+  std::error_code ignored;
+  if (folder_created) fs::permissions(data_dir, fs::perms::owner_all, ignored);
+  const std::string db = data_dir + "/growhook.db";
+  int fd = ::open(db.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    (void)::fchmod(fd, 0600);
+    ::close(fd);
+  }
+  for (const char* suffix : {"-wal", "-shm"}) {
+    if (fs::exists(db + suffix, ignored)) {
+      fs::permissions(db + suffix, fs::perms::owner_read | fs::perms::owner_write, ignored);
+    }
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir) {
   std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
+  const bool folder_created = std::filesystem::create_directories(data_dir, ec);
   if (ec) return Error::unavailable("cannot create data folder " + data_dir + ": " + ec.message());
   std::string lock_path = data_dir + "/LOCK";
   int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -881,6 +903,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir) {
     return Error::conflict("data folder " + data_dir +
                            " is in use by another growhook process; stop it or choose another --data-dir");
   }
+  restrict_to_owner(data_dir, folder_created);
   std::string path = data_dir + "/growhook.db";
   auto db = sqlite::Db::open(path, false);
   if (!db.ok()) {

@@ -186,7 +186,9 @@ void expect_every_event_delivered_once_at_a_time(int n) {
     rx.push_back(std::make_unique<Receiver>());
     rx.back()->set_handler(watch.handler(5));
   }
-  auto nodes = start_nodes(n);
+  // A node keeps claiming while it has slots free: with 4 each, no node can
+  // hold all 12 (3 webhooks x 4), so the work is shared.
+  auto nodes = start_nodes(n, {"--max-in-flight", "4"});
   auto [account, key] = nodes[0]->create_account();
   // Webhooks made through different nodes; small batches, so that there
   // are many of them to share out.
@@ -246,8 +248,9 @@ TEST(Nodes, ANodeKilledUnderLoadLosesNothingItsLeasesExpire) {
   }
   // A short lease, so that the dead node's batches come back soon.
   constexpr auto kLease = 3s;
+  // 8 slots a node for 24 in all (3 webhooks x 8): every node has work.
   auto nodes = start_nodes(3, {"--lease", "3s", "--request-timeout", "1s", "--connect-timeout", "500ms",
-                               "--per-webhook-in-flight", "8"});
+                               "--per-webhook-in-flight", "8", "--max-in-flight", "8"});
   auto [account, key] = nodes[0]->create_account();
   for (size_t i = 0; i < rx.size(); ++i) {
     add_webhook(*nodes[i], key, rx[i]->url("/hook-" + std::to_string(i)), {{"batch_max_events", 5}});

@@ -12,7 +12,9 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -299,6 +301,7 @@ class LoggedServer {
     if (pipe(out) != 0) throw std::runtime_error("pipe");
     pid_ = fork();
     if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a test process that died
       int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       dup2(out[1], 1);
       dup2(log, 2);
@@ -444,6 +447,41 @@ TEST(Security, SecretsAreNeverLoggedAndKeysAreNotStoredInClear) {
   }
   EXPECT_EQ(log.find("whsec_"), std::string::npos);
   EXPECT_EQ(log.find("ghk_"), std::string::npos);
+}
+
+// Regression: the data folder was created 0755 and growhook.db 0644 (the
+// umask's defaults), so any local user could read every webhook's signing
+// secret and its receiver's Basic, Bearer or header credentials, which the
+// database holds in clear.
+TEST(Security, TheDataFolderAndItsDatabaseAreReadableByTheServiceUserOnly) {
+  GROWHOOK_E2E_SQLITE_ONLY("the SQLite files of the data folder");
+  char tmpl[] = "/tmp/growhook-perms.XXXXXX";
+  const std::string parent = mkdtemp(tmpl);
+  const std::string dir = parent + "/data";  // growhook creates it
+  auto mode = [](const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 0777) : -1;
+  };
+  {
+    Server server({}, dir);
+    auto [account, key] = server.create_account();
+    ASSERT_EQ(server.account(key, "POST", "/v1/webhooks",
+                             R"({"name":"h","url":"https://example.com/h","auth":{"type":"bearer","token":"t0k3n"}})")
+                  .status,
+              201);
+    EXPECT_EQ(mode(dir), 0700);
+    for (const char* f : {"/growhook.db", "/growhook.db-wal", "/growhook.db-shm"}) {
+      EXPECT_EQ(mode(dir + f), 0600) << f;
+    }
+    server.stop();
+  }
+  // A database left readable by an older version is tightened at start.
+  chmod((dir + "/growhook.db").c_str(), 0644);
+  {
+    Server server({}, dir);
+    EXPECT_EQ(mode(dir + "/growhook.db"), 0600);
+  }
+  std::filesystem::remove_all(parent);
 }
 
 }  // namespace
