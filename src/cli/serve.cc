@@ -132,6 +132,11 @@ int serve(const ServeConfig& c) {
   CurlTransportOptions topts;
   topts.guard = AddressGuard(*guard_ranges);
   topts.max_response_bytes = c.max_response_bytes;
+  // A webhook's requests in flight each need a connection of their own, or
+  // they queue inside curl behind its host limit; the engine's bounds are
+  // the ones that count, so the connection limits follow them.
+  topts.max_connections_per_host = std::max<size_t>(topts.max_connections_per_host, c.per_webhook_in_flight);
+  topts.max_connections_total = std::max<size_t>(topts.max_connections_total, c.max_in_flight);
   auto transport = make_curl_transport(topts);
 
   DeliveryOptions dopts;

@@ -2,7 +2,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -27,13 +29,46 @@ std::string sha256(std::string_view data) {
 
 std::string sha256_hex(std::string_view data) { return hex_encode(sha256(data)); }
 
-std::string hmac_sha256(std::string_view key, std::string_view data) {
+namespace {
+
+// One HMAC-SHA256 context per thread, set up once: keying it again with
+// EVP_MAC_init keeps the digest, where HMAC() fetches the algorithm anew on
+// every call (OpenSSL 3), which cost more than hashing a 1.5 KB message.
+struct MacCtx {
+  EVP_MAC_CTX* ctx = nullptr;
+  MacCtx() {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (mac == nullptr) std::abort();
+    ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);  // the context holds its own reference
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
+    if (ctx == nullptr || EVP_MAC_CTX_set_params(ctx, params) != 1) std::abort();
+  }
+  ~MacCtx() { EVP_MAC_CTX_free(ctx); }
+  MacCtx(const MacCtx&) = delete;
+  MacCtx& operator=(const MacCtx&) = delete;
+};
+
+}  // namespace
+
+std::string hmac_sha256(std::string_view key, std::initializer_list<std::string_view> parts) {
+  thread_local MacCtx mac;
+  // An empty key is a valid HMAC key; OpenSSL wants a non-null pointer for it.
+  static const unsigned char kNoKey = 0;
+  const auto* k = key.empty() ? &kNoKey : reinterpret_cast<const unsigned char*>(key.data());
+  if (EVP_MAC_init(mac.ctx, k, key.size(), nullptr) != 1) std::abort();
+  for (auto p : parts) {
+    if (!p.empty() && EVP_MAC_update(mac.ctx, reinterpret_cast<const unsigned char*>(p.data()), p.size()) != 1)
+      std::abort();
+  }
   unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
+  size_t len = 0;
+  if (EVP_MAC_final(mac.ctx, md, &len, sizeof md) != 1) std::abort();
   return std::string(reinterpret_cast<char*>(md), len);
 }
+
+std::string hmac_sha256(std::string_view key, std::string_view data) { return hmac_sha256(key, {data}); }
 
 std::string base64_encode(std::string_view raw) {
   std::string out(4 * ((raw.size() + 2) / 3), '\0');

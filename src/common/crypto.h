@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,8 @@ std::string random_bytes(size_t n);
 std::string sha256(std::string_view data);          // 32 raw bytes
 std::string sha256_hex(std::string_view data);      // 64 lowercase hex chars
 std::string hmac_sha256(std::string_view key, std::string_view data);  // 32 raw bytes
+// The HMAC of the parts one after the other (no copy of them joined).
+std::string hmac_sha256(std::string_view key, std::initializer_list<std::string_view> parts);
 
 std::string base64_encode(std::string_view raw);    // standard alphabet, padded
 std::optional<std::string> base64_decode(std::string_view text);  // nullopt if malformed

@@ -30,7 +30,6 @@
 namespace growhook {
 namespace {
 
-constexpr size_t kIdleEasyHandles = 16;       // kept for reuse; more are freed
 constexpr size_t kMaxRetryAfterBytes = 128;   // a longer header is not a delay
 constexpr int kBusyPollMs = 50;               // deadline checks while work runs
 constexpr int kIdlePollMs = 10'000;           // send() and stop() wake us anyway
@@ -301,7 +300,9 @@ class CurlTransport final : public Transport {
       } else {
         in_flight_++;
         queue_.push_back(Queued{std::move(request), std::move(done), now});
-        curl_multi_wakeup(multi_);
+        // A queue that was not empty has its wake-up sent already (the loop
+        // empties the queue under this lock before it runs it).
+        if (queue_.size() == 1) curl_multi_wakeup(multi_);
         return;
       }
     }
@@ -310,6 +311,11 @@ class CurlTransport final : public Transport {
   }
 
   int in_flight() const override { return in_flight_.load(); }
+
+  bool set_pass_hook(std::function<void()> hook) override {
+    pass_hook_ = std::move(hook);
+    return true;
+  }
 
   void stop() override {
     {
@@ -348,9 +354,17 @@ class CurlTransport final : public Transport {
       curl_multi_perform(multi_, &running);
       reap_finished();
       expire_overdue();
+      end_pass();
       curl_multi_poll(multi_, nullptr, 0, active_.empty() ? kIdlePollMs : kBusyPollMs, nullptr);
     }
     abort_all();
+    end_pass();
+  }
+
+  void end_pass() {
+    if (callbacks_in_pass_ == 0) return;
+    callbacks_in_pass_ = 0;
+    if (pass_hook_) pass_hook_();
   }
 
   void start(Queued q) {
@@ -434,6 +448,7 @@ class CurlTransport final : public Transport {
   void complete(Callback& done, TransportResult result) {
     done(std::move(result));
     in_flight_--;
+    if (std::this_thread::get_id() == loop_thread_id_) callbacks_in_pass_++;
   }
 
   CURL* acquire_easy() {
@@ -445,7 +460,10 @@ class CurlTransport final : public Transport {
 
   void release_easy(CURL* e) {
     if (e == nullptr) return;
-    if (idle_.size() >= kIdleEasyHandles) {
+    // As many as connections may be open: a handle freed and made again for
+    // every request costs more than the request (curl's buffers are
+    // allocated anew each time).
+    if (idle_.size() >= options_.max_connections_total) {
       curl_easy_cleanup(e);
       return;
     }
@@ -466,6 +484,8 @@ class CurlTransport final : public Transport {
 
   // Loop thread only.
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> active_;
+  std::function<void()> pass_hook_;
+  int callbacks_in_pass_ = 0;
   std::vector<CURL*> idle_;
 };
 

@@ -413,6 +413,39 @@ TEST(CurlTransport, ManyConcurrentRequestsAllComplete) {
   EXPECT_TRUE(in_flight_drains(*t));
 }
 
+TEST(CurlTransport, ThePassHookRunsAfterTheCallbacksOfEachPass) {
+  TestReceiver rx(answering(200, "ok"));
+  auto t = make_curl_transport(loopback_options());
+  std::mutex mu;
+  int callbacks = 0, seen_by_hook = 0, hooks = 0;
+  ASSERT_TRUE(t->set_pass_hook([&] {
+    std::lock_guard lock(mu);
+    hooks++;
+    seen_by_hook = callbacks;
+  }));
+  constexpr int kRequests = 20;
+  std::promise<void> all_done;
+  for (int i = 0; i < kRequests; ++i) {
+    t->send(post(rx.url()), [&](TransportResult) {
+      std::lock_guard lock(mu);
+      if (++callbacks == kRequests) all_done.set_value();
+    });
+  }
+  ASSERT_EQ(all_done.get_future().wait_for(20s), std::future_status::ready);
+  // The last callback ran in some pass, and that pass ended with the hook.
+  for (int i = 0; i < 1000; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (seen_by_hook == kRequests) break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen_by_hook, kRequests);
+  EXPECT_GE(hooks, 1);
+  EXPECT_LE(hooks, kRequests);
+}
+
 TEST(CurlTransport, HeaderWithLineBreakIsNotSent) {
   TestReceiver rx(answering(200, ""));
   auto t = make_curl_transport(loopback_options());

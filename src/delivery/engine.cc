@@ -8,6 +8,10 @@
 
 namespace growhook {
 
+namespace {
+constexpr int64_t kMaxReadyWaitMs = 1'000;
+}  // namespace
+
 DeliveryEngine::DeliveryEngine(Store& store, Transport& transport, const Clock& clock, Metrics& metrics,
                                DeliveryOptions options)
     : store_(store),
@@ -20,6 +24,15 @@ DeliveryEngine::DeliveryEngine(Store& store, Transport& transport, const Clock& 
 DeliveryEngine::~DeliveryEngine() { stop(0); }
 
 void DeliveryEngine::start() {
+  // Waking once a pass, with every result of the pass queued, gives the
+  // loop's turn (a transaction) all of them instead of the first one.
+  wake_per_pass_ = transport_.set_pass_hook([this] {
+    {
+      std::lock_guard lock(mu_);
+      if (!woken_) return;
+    }
+    cv_.notify_all();
+  });
   last_turn_mono_ms_ = clock_.mono_ms();
   thread_ = std::thread([this] { run(); });
 }
@@ -78,55 +91,113 @@ bool DeliveryEngine::turn() {
     woken_ = false;
     outcomes.assign(std::make_move_iterator(done_.begin()), std::make_move_iterator(done_.end()));
     done_.clear();
+    // Claimed and not finished: in flight, or ready for a slot.
     req.in_flight = in_flight_;
-    req.max_batches = options_.max_in_flight - in_flight_total_;
+    for (const auto& [id, q] : ready_) req.in_flight[id] += static_cast<int>(q.size());
+    req.max_batches = options_.max_in_flight + options_.ready_ahead - in_flight_total_ - ready_total_;
   }
-  if (!outcomes.empty()) {
-    if (auto s = store_.record_outcomes(outcomes); !s.ok()) {
-      // Keep them: they are recorded on the next turn. Until then their
-      // leases hold, so nobody sends those batches again.
-      metrics_.store_errors++;
-      last_turn_ok_ = false;
-      spdlog::error("msg=\"recording attempts failed; will retry\" error=\"{}\"", s.error().message);
-      std::lock_guard lock(mu_);
-      for (auto it = outcomes.rbegin(); it != outcomes.rend(); ++it) done_.push_front(std::move(*it));
-      return false;
-    }
+  // Keeps the outcomes for the next turn. Until they are recorded their
+  // leases hold, so nobody sends those batches again.
+  auto keep = [&](const Error& e, const char* what) {
+    metrics_.store_errors++;
+    last_turn_ok_ = false;
+    spdlog::error("msg=\"{}; will retry\" error=\"{}\"", what, e.message);
+    std::lock_guard lock(mu_);
+    for (auto it = outcomes.rbegin(); it != outcomes.rend(); ++it) done_.push_front(std::move(*it));
+  };
+  if (req.max_batches <= 0) {
+    if (outcomes.empty()) return false;
+    if (auto s = store_.record_outcomes(outcomes); !s.ok()) keep(s.error(), "recording attempts failed");
+    return false;
   }
-  if (req.max_batches <= 0) return false;
   req.now_ms = clock_.now_ms();
   req.owner = options_.owner;
   req.lease_ms = options_.lease_ms > 0 ? options_.lease_ms : default_lease_ms(options_.timeouts);
-  req.per_webhook_limit = options_.per_webhook_in_flight;
+  req.per_webhook_limit = options_.per_webhook_in_flight * (options_.ready_ahead > 0 ? 2 : 1);
   req.max_batch_bytes = options_.max_batch_bytes;
-  auto claims = store_.claim_work(req);
+  // Recording what came back and claiming the next work share a turn (and,
+  // where the store can, a transaction).
+  auto claims = store_.record_and_claim(outcomes, req);
   if (!claims.ok()) {
-    metrics_.store_errors++;
-    last_turn_ok_ = false;
-    spdlog::error("msg=\"claiming work failed; will retry\" error=\"{}\"", claims.error().message);
+    keep(claims.error(), "recording attempts or claiming work failed");
     return false;
   }
   last_turn_ok_ = true;
-  for (auto& c : *claims) dispatch(std::move(c));
+  queue_claims(std::move(*claims));
   // Either every slot is taken (a completion wakes us) or there was no more
   // work to claim (ingestion or a timer wakes us): sleep in both cases.
   return false;
 }
 
-void DeliveryEngine::dispatch(ClaimedBatch claim) {
+void DeliveryEngine::queue_claims(std::vector<ClaimedBatch> claims) {
+  if (claims.empty()) return;
+  std::vector<Ready> built;
+  built.reserve(claims.size());
+  const int64_t mono = clock_.mono_ms();
+  for (auto& c : claims) {
+    if (c.batch.cycle_attempts == 0 && c.batch.attempts.empty()) metrics_.batches_created++;
+    Ready r;
+    r.request = build_request(c.webhook, c.batch.id, c.events_json, false, clock_.now_ms(), options_.timeouts);
+    c.events_json.clear();
+    c.events_json.shrink_to_fit();
+    r.claim = std::make_shared<ClaimedBatch>(std::move(c));
+    r.claimed_mono_ms = mono;
+    built.push_back(std::move(r));
+  }
+  std::vector<Ready> now;
   {
     std::lock_guard lock(mu_);
-    in_flight_[claim.webhook.id]++;
-    in_flight_total_++;
+    for (auto& r : built) {
+      ready_[r.claim->webhook.id].push_back(std::move(r));
+      ready_total_++;
+    }
+    take_sendable_locked(std::string(), now);
   }
+  for (auto& r : now) send(std::move(r));
+}
+
+void DeliveryEngine::take_sendable_locked(const std::string& first, std::vector<Ready>& out) {
+  // A batch that waited longer than kMaxReadyWaitMs (its webhook's requests
+  // are slow) is left alone: it was built with the webhook as it was when
+  // claimed, which may since have been edited or disabled, and its attempt
+  // must end within its lease. It is due again when the lease ends.
+  const int64_t lease = options_.lease_ms > 0 ? options_.lease_ms : default_lease_ms(options_.timeouts);
+  const int64_t max_wait =
+      std::min<int64_t>(kMaxReadyWaitMs, lease - options_.timeouts.connect_ms - options_.timeouts.total_ms);
+  const int64_t mono = clock_.mono_ms();
+  auto take_from = [&](const std::string& id, std::deque<Ready>& q) {
+    int& n = in_flight_[id];
+    while (!q.empty() && n < options_.per_webhook_in_flight && in_flight_total_ < options_.max_in_flight) {
+      Ready r = std::move(q.front());
+      q.pop_front();
+      ready_total_--;
+      if (mono - r.claimed_mono_ms > max_wait) continue;
+      n++;
+      in_flight_total_++;
+      out.push_back(std::move(r));
+    }
+    if (n == 0) in_flight_.erase(id);
+  };
+  if (stopping_) return;
+  if (!first.empty()) {
+    auto it = ready_.find(first);
+    if (it != ready_.end()) {
+      take_from(first, it->second);
+      if (it->second.empty()) ready_.erase(it);
+    }
+  }
+  for (auto it = ready_.begin(); it != ready_.end() && in_flight_total_ < options_.max_in_flight;) {
+    take_from(it->first, it->second);
+    it = it->second.empty() ? ready_.erase(it) : std::next(it);
+  }
+}
+
+void DeliveryEngine::send(Ready r) {
   metrics_.in_flight++;
-  if (claim.batch.cycle_attempts == 0 && claim.batch.attempts.empty()) metrics_.batches_created++;
   int64_t started = clock_.now_ms();
-  auto req = build_request(claim.webhook, claim.batch.id, claim.events_json, false, started, options_.timeouts);
-  claim.events_json.clear();
-  claim.events_json.shrink_to_fit();
-  auto shared = std::make_shared<ClaimedBatch>(std::move(claim));
-  transport_.send(std::move(req), [this, shared, started](TransportResult r) { on_result(*shared, started, std::move(r)); });
+  auto claim = std::move(r.claim);
+  transport_.send(std::move(r.request),
+                  [this, claim, started](TransportResult result) { on_result(*claim, started, std::move(result)); });
 }
 
 void DeliveryEngine::on_result(ClaimedBatch& claim, int64_t started_ms, TransportResult r) {
@@ -175,17 +246,35 @@ void DeliveryEngine::on_result(ClaimedBatch& claim, int64_t started_ms, Transpor
     else metrics_.attempts_transport_error++;
   }
   metrics_.in_flight--;
+  std::vector<Ready> next;
   {
     std::lock_guard lock(mu_);
     done_.push_back(std::move(o));
     if (--in_flight_[claim.webhook.id] <= 0) in_flight_.erase(claim.webhook.id);
     in_flight_total_--;
     woken_ = true;
+    if (d.disable_webhook) {
+      // 410 Gone: nothing more goes there. The batches that were ready keep
+      // their leases until they end, and wait for the webhook to be enabled.
+      if (auto it = ready_.find(claim.webhook.id); it != ready_.end()) {
+        ready_total_ -= static_cast<int>(it->second.size());
+        ready_.erase(it);
+      }
+    }
+    // The freed slot takes a batch that is ready, without waiting for a turn.
+    if (ready_total_ > 0) take_sendable_locked(claim.webhook.id, next);
   }
-  cv_.notify_all();
+  if (!wake_per_pass_) cv_.notify_all();
+  for (auto& r : next) send(std::move(r));
 }
 
 void DeliveryEngine::sleep_until_work() {
+  {
+    // Woken during the turn (a completion, new events): turn again at once,
+    // without asking the store when the next retry is due.
+    std::lock_guard lock(mu_);
+    if (woken_ || stopping_) return;
+  }
   int64_t wait_ms = options_.idle_poll_ms;
   if (!last_turn_ok_) wait_ms = options_.store_retry_ms;
   auto due = store_.next_due_ms(clock_.now_ms());

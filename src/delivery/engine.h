@@ -4,15 +4,19 @@
 // Bounds, all enforced here: at most max_in_flight requests in flight, at
 // most per_webhook_in_flight for one webhook (so a slow or dead endpoint
 // holds only its own slots), and batches are read from the store only when
-// a slot is free (memory stays flat however large the backlog).
+// a slot, or a place among the ready_ahead batches claimed ahead, is free
+// (memory stays flat however large the backlog).
 //
-// Threads: the loop runs on its own thread; transport callbacks only queue
-// outcomes and wake it. Outcomes are recorded in one transaction a turn.
+// Threads: the loop runs on its own thread. Transport callbacks queue
+// outcomes, send the next ready batch of a freed slot at once, and wake the
+// loop (once per pass of the transport). A turn records the outcomes and
+// claims the next work in one store call (one transaction on SQLite).
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
@@ -32,6 +36,12 @@ struct DeliveryOptions {
   std::string owner = "node";        // lease owner id of this process
   int max_in_flight = 256;
   int per_webhook_in_flight = 4;
+  // Batches claimed ahead of free slots, ready to go: when a request ends,
+  // the next batch of that webhook is sent at once from the transport's
+  // callback instead of after the loop's next turn (a transaction). At most
+  // per_webhook_in_flight of one webhook wait, and none longer than a
+  // second (then it waits for its lease to end); 0 turns it off.
+  int ready_ahead = 64;
   size_t max_batch_bytes = 1 << 20;
   Timeouts timeouts;
   RetryConfig retry;
@@ -71,7 +81,17 @@ class DeliveryEngine {
  private:
   void run();
   bool turn();  // true when more work is likely right away
-  void dispatch(ClaimedBatch claim);
+  // A claimed batch with its request built, waiting for a slot.
+  struct Ready {
+    std::shared_ptr<ClaimedBatch> claim;
+    OutgoingRequest request;
+    int64_t claimed_mono_ms = 0;
+  };
+  void queue_claims(std::vector<ClaimedBatch> claims);
+  // Moves ready batches whose webhook has a free slot into `out`, counting
+  // them in flight; `first` is tried first. Under mu_.
+  void take_sendable_locked(const std::string& first, std::vector<Ready>& out);
+  void send(Ready r);
   void on_result(ClaimedBatch& claim, int64_t started_ms, TransportResult r);
   void sleep_until_work();
 
@@ -86,8 +106,11 @@ class DeliveryEngine {
   bool woken_ = true;
   bool stopping_ = false;
   std::deque<AttemptOutcome> done_;
+  bool wake_per_pass_ = false;  // the transport wakes us after each pass of callbacks
   std::unordered_map<std::string, int> in_flight_;  // by webhook id
   int in_flight_total_ = 0;
+  std::unordered_map<std::string, std::deque<Ready>> ready_;  // by webhook id, oldest first
+  int ready_total_ = 0;
   std::mt19937_64 rng_;
 
   std::atomic<int64_t> last_turn_mono_ms_{0};

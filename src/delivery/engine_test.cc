@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <filesystem>
 
 #include "common/ids.h"
@@ -46,6 +47,43 @@ class FakeTransport : public Transport {
   int status_ = 500;
 };
 
+// Holds every request until the test answers it, on the test's thread.
+class HeldTransport : public Transport {
+ public:
+  void send(OutgoingRequest /*request*/, Callback done) override {
+    std::lock_guard lock(mu_);
+    held_.push_back(std::move(done));
+    sent_++;
+  }
+  int in_flight() const override {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(held_.size());
+  }
+  void stop() override {}
+  size_t sent() const {
+    std::lock_guard lock(mu_);
+    return sent_;
+  }
+  // Answers the oldest request held; its callback runs before this returns.
+  void answer(int status) {
+    Callback done;
+    {
+      std::lock_guard lock(mu_);
+      ASSERT_FALSE(held_.empty());
+      done = std::move(held_.front());
+      held_.pop_front();
+    }
+    TransportResult r;
+    r.status_code = status;
+    done(r);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<Callback> held_;
+  size_t sent_ = 0;
+};
+
 bool eventually(const std::function<bool()>& f) {
   for (int i = 0; i < 500; ++i) {
     if (f()) return true;
@@ -74,13 +112,15 @@ class EngineTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void start_engine() {
+  void start_engine(Transport* transport = nullptr, int per_webhook = 4, int ready_ahead = 64) {
     DeliveryOptions o;
+    o.per_webhook_in_flight = per_webhook;
+    o.ready_ahead = ready_ahead;
     o.owner = "test";
     o.idle_poll_ms = 5;
     o.retry.jitter = 0;  // exact schedule
     o.seed = 1;
-    engine_ = std::make_unique<DeliveryEngine>(*store_, transport_, clock_, metrics_, o);
+    engine_ = std::make_unique<DeliveryEngine>(*store_, transport ? *transport : transport_, clock_, metrics_, o);
     engine_->start();
   }
   void ingest(const std::string& id) {
@@ -98,9 +138,16 @@ class EngineTest : public ::testing::Test {
     return b.ok() ? *b : std::vector<Batch>{};
   }
 
+  // One event a batch, so that every event is a request of its own.
+  void one_event_batches() {
+    webhook_.batch_max_events = 1;
+    ASSERT_TRUE(store_->update_webhook(webhook_).ok());
+  }
+
   FakeClock clock_;
   Metrics metrics_;
   FakeTransport transport_;
+  HeldTransport held_;
   std::filesystem::path dir_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<DeliveryEngine> engine_;
@@ -160,6 +207,61 @@ TEST_F(EngineTest, DeliversSignedBatchesAndRecordsThem) {
   }
   EXPECT_TRUE(verify_signature(webhook_.secret, id, std::stoll(ts), req.body, sig, std::stoll(ts)));
   EXPECT_EQ(metrics_.events_delivered.load(), 2u);
+}
+
+TEST_F(EngineTest, AFinishedRequestIsFollowedAtOnceByTheNextReadyBatchOfItsWebhook) {
+  one_event_batches();
+  for (int i = 0; i < 10; ++i) ingest("e" + std::to_string(i));
+  start_engine(&held_, /*per_webhook=*/2, /*ready_ahead=*/4);
+  ASSERT_TRUE(eventually([&] { return held_.sent() == 2; }));
+  // Two more are claimed and ready: each answer sends the next one from
+  // inside the callback, before the loop has turned.
+  held_.answer(200);
+  EXPECT_EQ(held_.sent(), 3u);
+  held_.answer(200);
+  EXPECT_EQ(held_.sent(), 4u);
+  // The rest follow as the loop claims them; everything is delivered once.
+  for (int answered = 2; answered < 10; ++answered) {
+    ASSERT_TRUE(eventually([&] { return held_.in_flight() > 0; }));
+    held_.answer(200);
+  }
+  ASSERT_TRUE(eventually([&] { return batches(BatchState::kDelivered).size() == 10; }));
+  EXPECT_EQ(held_.sent(), 10u);
+  EXPECT_LE(held_.in_flight(), 2);
+}
+
+TEST_F(EngineTest, AGoneAnswerStopsTheReadyBatchesOfItsWebhook) {
+  one_event_batches();
+  for (int i = 0; i < 6; ++i) ingest("e" + std::to_string(i));
+  start_engine(&held_, /*per_webhook=*/2, /*ready_ahead=*/4);
+  ASSERT_TRUE(eventually([&] { return held_.sent() == 2; }));
+  held_.answer(410);
+  held_.answer(200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(held_.sent(), 2u) << "nothing more goes to a webhook that answered 410";
+  auto w = store_->get_webhook("acc_1", "wh_1");
+  ASSERT_TRUE(w.ok());
+  EXPECT_FALSE(w->enabled);
+}
+
+TEST_F(EngineTest, AReadyBatchThatWaitedTooLongGoesWhenItsLeaseEnds) {
+  one_event_batches();
+  ingest("e0");
+  ingest("e1");
+  start_engine(&held_, /*per_webhook=*/1, /*ready_ahead=*/4);
+  ASSERT_TRUE(eventually([&] { return held_.sent() == 1; }));
+  // The receiver takes over a second: the ready batches are not sent on
+  // the webhook's configuration of a second ago.
+  clock_.advance_ms(1'001);
+  held_.answer(200);
+  EXPECT_EQ(held_.sent(), 1u);
+  // Nothing is lost: they are claimed again once their leases end.
+  clock_.advance_ms(default_lease_ms(Timeouts{}));
+  engine_->wake();
+  ASSERT_TRUE(eventually([&] { return held_.in_flight() > 0; }));
+  held_.answer(200);
+  ASSERT_TRUE(eventually([&] { return batches(BatchState::kDelivered).size() == 2; }));
+  EXPECT_EQ(held_.sent(), 2u);
 }
 
 }  // namespace

@@ -57,6 +57,15 @@ class Transport {
   // Requests started and not yet completed (a request counts until its
   // callback has returned).
   virtual int in_flight() const = 0;
+  // Runs hook on the transport's thread after each pass in which callbacks
+  // ran: transfers that finish together call back in one pass, so a caller
+  // that queues results for its own thread can wake it once per pass, with
+  // all of them, instead of once per result. Set before the first send.
+  // False when the transport has no passes: wake once per result then.
+  virtual bool set_pass_hook(std::function<void()> hook) {
+    (void)hook;
+    return false;
+  }
   // Aborts what is in flight (their callbacks run with an error) and joins.
   // Idempotent; the destructor of an implementation calls it. From inside a
   // callback it only asks the loop to end (the thread cannot join itself).

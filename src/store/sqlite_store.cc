@@ -304,10 +304,16 @@ class SqliteStore final : public Store {
 
   // ---- delivery ----
   Result<std::vector<ClaimedBatch>> claim_work(const ClaimRequest& req) override {
+    return record_and_claim({}, req);
+  }
+
+  Result<std::vector<ClaimedBatch>> record_and_claim(std::span<const AttemptOutcome> outcomes,
+                                                     const ClaimRequest& req) override {
     std::lock_guard lock(write_mu_);
     Db& db = *writer_;
     Tx tx(db, Durability::kRelaxed);
     GH_RETURN_IF_ERROR(tx.begin());
+    for (const auto& o : outcomes) GH_RETURN_IF_ERROR(record_one(db, o));
     std::vector<ClaimedBatch> out;
     std::unordered_map<std::string, int> busy = req.in_flight;
     GH_RETURN_IF_ERROR(claim_due(db, req, busy, out));

@@ -130,6 +130,18 @@ class Store {
   // Records attempts and their consequences in one transaction. An outcome
   // whose lease was lost (another node took the batch) is dropped.
   virtual Status record_outcomes(std::span<const AttemptOutcome> outcomes) = 0;
+  // record_outcomes, then claim_work: the delivery loop's turn. A store may
+  // do both in one transaction (SQLite does: one commit a turn instead of
+  // two). On an error the caller records the same outcomes again later,
+  // which is harmless: an outcome already recorded has released its lease,
+  // so recording it again changes nothing.
+  virtual Result<std::vector<ClaimedBatch>> record_and_claim(std::span<const AttemptOutcome> outcomes,
+                                                             const ClaimRequest& request) {
+    if (!outcomes.empty()) {
+      if (auto s = record_outcomes(outcomes); !s.ok()) return s.error();
+    }
+    return claim_work(request);
+  }
   // Frees every lease held by owner, or by anyone when owner is empty (a
   // single-node store at start-up: work in flight at a crash is taken up).
   virtual Status release_leases(const std::string& owner) = 0;
