@@ -74,6 +74,9 @@ int main(int argc, char** argv) {
                 "How long failed batches are kept for a manual retry (default 30d)");
   duration_flag(serve, "--shutdown-grace", &c.shutdown_grace_ms, "GROWHOOK_SHUTDOWN_GRACE",
                 "On SIGTERM, how long deliveries in flight may finish (default 10s)");
+  duration_flag(serve, "--drain-delay", &c.drain_delay_ms, "GROWHOOK_DRAIN_DELAY",
+                "On SIGTERM, how long to go on serving with /readyz answering 503 before ingestion stops, "
+                "so that a load balancer takes the node out first (default 0s)");
   duration_flag(serve, "--request-read-timeout", &c.request_read_timeout_ms, "GROWHOOK_REQUEST_READ_TIMEOUT",
                 "How long an API request may take to arrive, headers and body; slower clients are "
                 "disconnected (default 30s)");

@@ -3,6 +3,8 @@
 // asynchronously once the group committer has committed.
 #pragma once
 
+#include <atomic>
+
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,6 +37,9 @@ class App {
       DeliveryEngine* engine, std::string platform_token_hash, AppOptions options);
 
   void handle(Request&& req, Responder respond);
+  // The node is stopping: /readyz answers 503 from now on, everything else
+  // is served as before until the server closes.
+  void set_draining() { draining_ = true; }
 
   // Route handlers; `parts` are the path's segments.
   using Parts = std::vector<std::string>;
@@ -69,6 +74,7 @@ class App {
   Response metrics();
   Response asset(const std::string& path);
 
+  std::atomic<bool> draining_{false};
   Store& store_;
   GroupCommitter& committer_;
   Transport& transport_;

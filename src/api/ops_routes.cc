@@ -8,6 +8,7 @@ namespace growhook::api {
 Response App::healthz() { return json_response(200, {{"status", "ok"}}); }
 
 Response App::readyz() {
+  if (draining_) return problem(503, "the node is stopping (SIGTERM); send traffic to the other nodes");
   if (auto s = store_.ping(); !s.ok()) return problem(503, "the store does not answer: " + s.error().message);
   if (engine_) {
     int64_t idle = clock_.mono_ms() - engine_->last_turn_mono_ms();

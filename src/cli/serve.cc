@@ -204,7 +204,14 @@ int serve(const ServeConfig& c) {
 
   int sig = 0;
   sigwait(&signals, &sig);
-  spdlog::info("msg=\"shutting down\" signal={}", sig);
+  spdlog::info("msg=\"shutting down\" signal={} drain_delay_ms={}", sig, c.drain_delay_ms);
+  // First tell the load balancer (readiness), and keep serving while it
+  // notices; a second signal cuts the wait short.
+  app.set_draining();
+  if (c.drain_delay_ms > 0) {
+    timespec wait{static_cast<time_t>(c.drain_delay_ms / 1000), static_cast<long>(c.drain_delay_ms % 1000) * 1'000'000};
+    if (sigtimedwait(&signals, nullptr, &wait) > 0) spdlog::info("msg=\"second signal: stopping now\"");
+  }
   // Commit what ingestion holds and answer it, then stop the server, then
   // let deliveries in hand finish and record them.
   committer.stop();

@@ -24,6 +24,7 @@ struct ServeConfig {
   int64_t retention_delivered_ms = 7 * 86'400'000LL;
   int64_t retention_failed_ms = 30 * 86'400'000LL;
   int64_t shutdown_grace_ms = 10'000;
+  int64_t drain_delay_ms = 0;  // after SIGTERM, /readyz answers 503 this long before anything stops
   int64_t request_read_timeout_ms = 30'000;  // an API request must arrive whole within this
   int64_t lease_ms = 0;            // a claimed batch's lease; 0: connect + request timeout + 30 s
   size_t max_events_per_request = 1000;

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -299,8 +300,12 @@ void Server::start() {
   if (!has("--retry-delays")) argv_s.insert(argv_s.end(), {"--retry-delays", "200ms,200ms,200ms"});
   if (!has("--allow-targets")) argv_s.insert(argv_s.end(), {"--allow-targets", "127.0.0.0/8"});
   argv_s.insert(argv_s.end(), args_.begin(), args_.end());
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
+    // A test binary that crashes or is killed leaves no server behind.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);  // the parent died before prctl
     dup2(pipefd[1], 1);
     close(pipefd[0]);
     close(pipefd[1]);
@@ -355,6 +360,10 @@ void Server::stop() {
   exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   pid_ = -1;
   close(out_fd_);
+}
+
+void Server::signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
 }
 
 void Server::kill9() {

@@ -72,6 +72,7 @@ class Server {
   void start();
   void stop();          // SIGTERM, wait for exit; returns when it exited
   void kill9();         // SIGKILL, wait
+  void signal(int sig);  // sends it and returns; stop() waits for the exit
   int exit_code() const { return exit_code_; }
   pid_t pid() const { return pid_; }  // -1 when not running
   const std::string& base() const { return base_; }

@@ -1,6 +1,8 @@
 // End-to-end: what a clean stop (SIGTERM) must not do.
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include "e2e/harness.h"
 
 namespace e2e {
@@ -29,6 +31,23 @@ TEST(Shutdown, OnPostgresTheWakeUpListenerNeverTouchesTheEngineAfterItIsGone) {
     EXPECT_EQ(server.exit_code(), 0) << "round " << round;  // 66 when ThreadSanitizer reported
     server.start();
   }
+}
+
+// A load balancer learns from readiness that a node is going before the node
+// stops taking requests: with --drain-delay, /readyz answers 503 at once on
+// SIGTERM while ingestion is still accepted; a second signal ends the wait.
+TEST(Shutdown, WithADrainDelayReadinessFailsFirstAndIngestionGoesOn) {
+  Server server({"--drain-delay", "60s"});
+  auto [account, key] = server.create_account();
+  ASSERT_EQ(server.platform("GET", "/readyz").status, 200);
+  server.signal(SIGTERM);
+  ASSERT_TRUE(eventually([&] { return server.platform("GET", "/readyz").status == 503; }));
+  auto ready = server.platform("GET", "/readyz");
+  EXPECT_NE(ready.body.find("stopping"), std::string::npos) << ready.body;
+  EXPECT_EQ(server.platform("POST", "/v1/accounts/" + account + "/events", event_body(1)).status, 202);
+  EXPECT_EQ(server.platform("GET", "/healthz").status, 200);
+  server.stop();  // the second SIGTERM: no 60 s wait
+  EXPECT_EQ(server.exit_code(), 0);
 }
 
 }  // namespace
