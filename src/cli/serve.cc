@@ -143,6 +143,10 @@ int serve(const ServeConfig& c) {
   dopts.owner = owner;
   dopts.max_in_flight = c.max_in_flight;
   dopts.per_webhook_in_flight = c.per_webhook_in_flight;
+  // Claiming ahead would let the nodes of a PostgreSQL cluster together hold
+  // more of a webhook's batches than --per-webhook-in-flight; one node alone
+  // (SQLite) sends no more than that at once either way.
+  if (!single_node) dopts.ready_ahead = 0;
   dopts.timeouts = {c.connect_timeout_ms, c.request_timeout_ms};
   dopts.lease_ms = lease_ms;
   dopts.retry.delays_ms = *delays;

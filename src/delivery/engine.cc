@@ -95,6 +95,10 @@ bool DeliveryEngine::turn() {
     req.in_flight = in_flight_;
     for (const auto& [id, q] : ready_) req.in_flight[id] += static_cast<int>(q.size());
     req.max_batches = options_.max_in_flight + options_.ready_ahead - in_flight_total_ - ready_total_;
+    if (options_.ready_ahead > 0) {
+      for (const auto& [id, fast] : fast_)
+        if (fast) req.webhook_limits[id] = 2 * options_.per_webhook_in_flight;
+    }
   }
   // Keeps the outcomes for the next turn. Until they are recorded their
   // leases hold, so nobody sends those batches again.
@@ -113,7 +117,7 @@ bool DeliveryEngine::turn() {
   req.now_ms = clock_.now_ms();
   req.owner = options_.owner;
   req.lease_ms = options_.lease_ms > 0 ? options_.lease_ms : default_lease_ms(options_.timeouts);
-  req.per_webhook_limit = options_.per_webhook_in_flight * (options_.ready_ahead > 0 ? 2 : 1);
+  req.per_webhook_limit = options_.per_webhook_in_flight;
   req.max_batch_bytes = options_.max_batch_bytes;
   // Recording what came back and claiming the next work share a turn (and,
   // where the store can, a transaction).
@@ -253,6 +257,14 @@ void DeliveryEngine::on_result(ClaimedBatch& claim, int64_t started_ms, Transpor
     if (--in_flight_[claim.webhook.id] <= 0) in_flight_.erase(claim.webhook.id);
     in_flight_total_--;
     woken_ = true;
+    const bool fast = r.error_kind == TransportErrorKind::kNone && r.status_code >= 200 && r.status_code < 300 &&
+                      r.duration_ms <= options_.fast_answer_ms;
+    if (fast) {
+      if (fast_.size() >= 100'000) fast_.clear();  // a bound; they come back with their next answer
+      fast_[claim.webhook.id] = true;
+    } else {
+      fast_.erase(claim.webhook.id);
+    }
     if (d.disable_webhook) {
       // 410 Gone: nothing more goes there. The batches that were ready keep
       // their leases until they end, and wait for the webhook to be enabled.

@@ -38,10 +38,14 @@ struct DeliveryOptions {
   int per_webhook_in_flight = 4;
   // Batches claimed ahead of free slots, ready to go: when a request ends,
   // the next batch of that webhook is sent at once from the transport's
-  // callback instead of after the loop's next turn (a transaction). At most
+  // callback instead of after the loop's next turn (a transaction). Only for
+  // webhooks whose last answer was a 2xx within fast_answer_ms; at most
   // per_webhook_in_flight of one webhook wait, and none longer than a
-  // second (then it waits for its lease to end); 0 turns it off.
+  // second (then it waits for its lease to end). 0 turns it off (serve does
+  // on PostgreSQL, where per_webhook_in_flight bounds the claims of all the
+  // nodes together).
   int ready_ahead = 64;
+  int64_t fast_answer_ms = 250;
   size_t max_batch_bytes = 1 << 20;
   Timeouts timeouts;
   RetryConfig retry;
@@ -77,6 +81,11 @@ class DeliveryEngine {
   // loop is turning.
   int64_t last_turn_mono_ms() const { return last_turn_mono_ms_; }
   bool last_turn_ok() const { return last_turn_ok_; }
+  // Batches claimed ahead and waiting for a slot (for tests and metrics).
+  int ready() const {
+    std::lock_guard lock(mu_);
+    return ready_total_;
+  }
 
  private:
   void run();
@@ -101,7 +110,7 @@ class DeliveryEngine {
   Metrics& metrics_;
   DeliveryOptions options_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   bool woken_ = true;
   bool stopping_ = false;
@@ -111,6 +120,10 @@ class DeliveryEngine {
   int in_flight_total_ = 0;
   std::unordered_map<std::string, std::deque<Ready>> ready_;  // by webhook id, oldest first
   int ready_total_ = 0;
+  // Webhooks whose last attempt was a 2xx within fast_answer_ms: only
+  // these are claimed ahead (a slow one's batches would wait, built with
+  // its configuration of then, while they could go to another node).
+  std::unordered_map<std::string, bool> fast_;
   std::mt19937_64 rng_;
 
   std::atomic<int64_t> last_turn_mono_ms_{0};

@@ -65,7 +65,7 @@ class HeldTransport : public Transport {
     return sent_;
   }
   // Answers the oldest request held; its callback runs before this returns.
-  void answer(int status) {
+  void answer(int status, int64_t duration_ms = 1) {
     Callback done;
     {
       std::lock_guard lock(mu_);
@@ -75,6 +75,7 @@ class HeldTransport : public Transport {
     }
     TransportResult r;
     r.status_code = status;
+    r.duration_ms = duration_ms;
     done(r);
   }
 
@@ -214,31 +215,52 @@ TEST_F(EngineTest, AFinishedRequestIsFollowedAtOnceByTheNextReadyBatchOfItsWebho
   for (int i = 0; i < 10; ++i) ingest("e" + std::to_string(i));
   start_engine(&held_, /*per_webhook=*/2, /*ready_ahead=*/4);
   ASSERT_TRUE(eventually([&] { return held_.sent() == 2; }));
-  // Two more are claimed and ready: each answer sends the next one from
-  // inside the callback, before the loop has turned.
+  // Nothing is claimed ahead for a webhook that has not answered yet.
+  EXPECT_EQ(engine_->ready(), 0);
+  // A fast answer: from then on two more are claimed and ready, and each
+  // answer sends the next one from inside its callback, before the loop
+  // has turned.
   held_.answer(200);
-  EXPECT_EQ(held_.sent(), 3u);
+  ASSERT_TRUE(eventually([&] { return held_.sent() == 3 && engine_->ready() == 2; }));
   held_.answer(200);
   EXPECT_EQ(held_.sent(), 4u);
-  // The rest follow as the loop claims them; everything is delivered once.
-  for (int answered = 2; answered < 10; ++answered) {
+  held_.answer(200);
+  EXPECT_EQ(held_.sent(), 5u);
+  // The rest follow; everything is delivered once, never more than two at once.
+  for (int answered = 3; answered < 10; ++answered) {
     ASSERT_TRUE(eventually([&] { return held_.in_flight() > 0; }));
+    EXPECT_LE(held_.in_flight(), 2);
     held_.answer(200);
   }
   ASSERT_TRUE(eventually([&] { return batches(BatchState::kDelivered).size() == 10; }));
   EXPECT_EQ(held_.sent(), 10u);
-  EXPECT_LE(held_.in_flight(), 2);
+}
+
+TEST_F(EngineTest, NothingIsClaimedAheadForAWebhookThatAnswersSlowly) {
+  one_event_batches();
+  for (int i = 0; i < 6; ++i) ingest("e" + std::to_string(i));
+  start_engine(&held_, /*per_webhook=*/2, /*ready_ahead=*/4);
+  for (int answered = 0; answered < 6; ++answered) {
+    ASSERT_TRUE(eventually([&] { return held_.in_flight() == std::min(2, 6 - answered); }));
+    EXPECT_EQ(engine_->ready(), 0) << "after " << answered << " answers";
+    held_.answer(200, /*duration_ms=*/1'000);
+  }
+  ASSERT_TRUE(eventually([&] { return batches(BatchState::kDelivered).size() == 6; }));
+  EXPECT_EQ(held_.sent(), 6u);
 }
 
 TEST_F(EngineTest, AGoneAnswerStopsTheReadyBatchesOfItsWebhook) {
   one_event_batches();
-  for (int i = 0; i < 6; ++i) ingest("e" + std::to_string(i));
+  for (int i = 0; i < 8; ++i) ingest("e" + std::to_string(i));
   start_engine(&held_, /*per_webhook=*/2, /*ready_ahead=*/4);
   ASSERT_TRUE(eventually([&] { return held_.sent() == 2; }));
+  held_.answer(200);
+  ASSERT_TRUE(eventually([&] { return held_.sent() == 3 && engine_->ready() == 2; }));
   held_.answer(410);
+  EXPECT_EQ(engine_->ready(), 0);
   held_.answer(200);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(held_.sent(), 2u) << "nothing more goes to a webhook that answered 410";
+  EXPECT_EQ(held_.sent(), 3u) << "nothing more goes to a webhook that answered 410";
   auto w = store_->get_webhook("acc_1", "wh_1");
   ASSERT_TRUE(w.ok());
   EXPECT_FALSE(w->enabled);
@@ -246,22 +268,24 @@ TEST_F(EngineTest, AGoneAnswerStopsTheReadyBatchesOfItsWebhook) {
 
 TEST_F(EngineTest, AReadyBatchThatWaitedTooLongGoesWhenItsLeaseEnds) {
   one_event_batches();
-  ingest("e0");
-  ingest("e1");
+  for (int i = 0; i < 3; ++i) ingest("e" + std::to_string(i));
   start_engine(&held_, /*per_webhook=*/1, /*ready_ahead=*/4);
   ASSERT_TRUE(eventually([&] { return held_.sent() == 1; }));
-  // The receiver takes over a second: the ready batches are not sent on
+  held_.answer(200);
+  ASSERT_TRUE(eventually([&] { return held_.sent() == 2 && engine_->ready() == 1; }));
+  // The receiver now takes over a second: the ready batch is not sent on
   // the webhook's configuration of a second ago.
   clock_.advance_ms(1'001);
   held_.answer(200);
-  EXPECT_EQ(held_.sent(), 1u);
-  // Nothing is lost: they are claimed again once their leases end.
+  EXPECT_EQ(held_.sent(), 2u);
+  EXPECT_EQ(engine_->ready(), 0);
+  // Nothing is lost: it is claimed again once its lease ends.
   clock_.advance_ms(default_lease_ms(Timeouts{}));
   engine_->wake();
   ASSERT_TRUE(eventually([&] { return held_.in_flight() > 0; }));
   held_.answer(200);
-  ASSERT_TRUE(eventually([&] { return batches(BatchState::kDelivered).size() == 2; }));
-  EXPECT_EQ(held_.sent(), 2u);
+  ASSERT_TRUE(eventually([&] { return batches(BatchState::kDelivered).size() == 3; }));
+  EXPECT_EQ(held_.sent(), 3u);
 }
 
 }  // namespace

@@ -37,7 +37,7 @@ Status claim_due(Conn& c, const ClaimRequest& req, Busy& busy, std::vector<Claim
   std::vector<std::string> ids, webhook_ids;
   for (int i = 0; i < due->rows() && static_cast<int>(chosen.size()) < req.max_batches; ++i) {
     int& n = busy[due->str(i, 1)];
-    if (n >= req.per_webhook_limit) continue;
+    if (n >= req.limit_for(due->str(i, 1))) continue;
     ++n;
     chosen.push_back(i);
     ids.push_back(due->str(i, 0));
@@ -159,7 +159,7 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
   if (static_cast<int>(out.size()) >= req.max_batches) return ok_status();
   std::vector<std::string> full;
   for (const auto& [id, n] : busy) {
-    if (n >= req.per_webhook_limit) full.push_back(id);
+    if (n >= req.limit_for(id)) full.push_back(id);
   }
   // head_seq comes from this statement's snapshot: every event up to it is
   // committed, and none at or below it can commit later (see
@@ -176,7 +176,7 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
     Webhook w = webhook_from_row(*cand, i);
     int64_t cursor = cand->i64(i, 14), head = cand->i64(i, 15);
     int& n = busy[w.id];
-    int room = std::min(req.per_webhook_limit - n, req.max_batches - static_cast<int>(out.size()));
+    int room = std::min(req.limit_for(w.id) - n, req.max_batches - static_cast<int>(out.size()));
     if (room <= 0) continue;
     GH_PG_ASSIGN(cut, cut_batches(c, req, w, cursor, head, room));
     n += static_cast<int>(cut->size());

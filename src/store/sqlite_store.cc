@@ -653,7 +653,7 @@ class SqliteStore final : public Store {
     for (auto& d : due) {
       if (static_cast<int>(out.size()) >= req.max_batches) break;
       int& n = busy[d.webhook_id];
-      if (n >= req.per_webhook_limit) continue;
+      if (n >= req.limit_for(d.webhook_id)) continue;
       {
         GH_STMT(u, db,
                 "UPDATE batches SET lease_owner = $2, lease_until = $3 WHERE id = $1 AND lease_until <= $4");
@@ -694,7 +694,7 @@ class SqliteStore final : public Store {
     }
     for (auto& c : candidates) {
       int& n = busy[c.w.id];
-      int room = std::min(req.per_webhook_limit - n, req.max_batches - static_cast<int>(out.size()));
+      int room = std::min(req.limit_for(c.w.id) - n, req.max_batches - static_cast<int>(out.size()));
       if (room <= 0) continue;
       size_t before = out.size();
       GH_RETURN_IF_ERROR(cut_batches(db, req, c.w, c.cursor, c.head, room, out));

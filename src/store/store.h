@@ -56,6 +56,13 @@ struct ClaimRequest {
   int64_t lease_ms = 60'000;   // must outlive the longest attempt
   int max_batches = 64;        // room left under the global in-flight bound
   int per_webhook_limit = 4;   // bound on one webhook's batches in flight
+  // Webhooks whose bound differs from per_webhook_limit (the delivery loop
+  // claims ahead for webhooks that answer fast).
+  std::unordered_map<std::string, int> webhook_limits;
+  int limit_for(const std::string& webhook_id) const {
+    auto it = webhook_limits.find(webhook_id);
+    return it == webhook_limits.end() ? per_webhook_limit : it->second;
+  }
   size_t max_batch_bytes = 1 << 20;
   // Batches already in flight on this node, by webhook id.
   std::unordered_map<std::string, int> in_flight;
