@@ -139,7 +139,6 @@ void DeliveryEngine::queue_claims(std::vector<ClaimedBatch> claims) {
   built.reserve(claims.size());
   const int64_t mono = clock_.mono_ms();
   for (auto& c : claims) {
-    if (c.batch.cycle_attempts == 0 && c.batch.attempts.empty()) metrics_.batches_created++;
     Ready r;
     r.request = build_request(c.webhook, c.batch.id, c.events_json, false, clock_.now_ms(), options_.timeouts);
     c.events_json.clear();
@@ -198,6 +197,9 @@ void DeliveryEngine::take_sendable_locked(const std::string& first, std::vector<
 
 void DeliveryEngine::send(Ready r) {
   metrics_.in_flight++;
+  // Counted when first sent: a batch claimed ahead and left for its lease is
+  // claimed again later, still without an attempt.
+  if (r.claim->batch.cycle_attempts == 0 && r.claim->batch.attempts.empty()) metrics_.batches_created++;
   int64_t started = clock_.now_ms();
   auto claim = std::move(r.claim);
   transport_.send(std::move(r.request),

@@ -65,6 +65,8 @@ inline int64_t default_lease_ms(const Timeouts& t) { return t.connect_ms + t.tot
 
 class DeliveryEngine {
  public:
+  // The transport's callbacks and pass hook call into the engine: stop the
+  // transport (or let every request end) before the engine is destroyed.
   DeliveryEngine(Store& store, Transport& transport, const Clock& clock, Metrics& metrics,
                  DeliveryOptions options);
   ~DeliveryEngine();
