@@ -28,11 +28,19 @@ Result<Busy> busy_webhooks(Conn& c, const ClaimRequest& req) {
 }
 
 Status claim_due(Conn& c, const ClaimRequest& req, Busy& busy, std::vector<ClaimedBatch>& out) {
+  // Webhooks at their limit are left out in the query, not after it: the
+  // due batches of a few saturated (slow or dead) webhooks must not fill the
+  // window and hide everyone else's retries.
+  std::vector<std::string> full;
+  for (const auto& [id, n] : busy) {
+    if (n >= req.limit_for(id)) full.push_back(id);
+  }
   GH_PG_ASSIGN(due, c.exec("SELECT " GH_PG_BATCH_COLUMNS ", b.first_seq, b.last_seq, b.type_mask "
                            "FROM batches b JOIN webhooks w ON w.id = b.webhook_id WHERE b.state = 'pending' AND "
                            "b.next_attempt_at <= $1::bigint AND b.lease_until <= $1::bigint AND w.enabled "
+                           "AND b.webhook_id <> ALL($3::text[]) "
                            "ORDER BY b.next_attempt_at LIMIT $2::integer FOR NO KEY UPDATE OF b SKIP LOCKED",
-                           Params().add(req.now_ms).add(req.max_batches * 4)));
+                           Params().add(req.now_ms).add(req.max_batches * 4).add(text_array(full))));
   std::vector<int> chosen;
   std::vector<std::string> ids, webhook_ids;
   for (int i = 0; i < due->rows() && static_cast<int>(chosen.size()) < req.max_batches; ++i) {

@@ -641,11 +641,22 @@ class SqliteStore final : public Store {
     };
     std::vector<Due> due;
     {
+      // Webhooks at their limit are left out in the query, not after it: the
+      // due batches of a few saturated (slow or dead) webhooks must not fill
+      // the window and hide everyone else's retries.
+      std::string full = "[";
+      for (const auto& [id, n] : busy) {
+        if (n < req.limit_for(id)) continue;
+        if (full.size() > 1) full += ',';
+        full += '"' + id + '"';  // ids are [a-z0-9_]
+      }
+      full += ']';
       GH_STMT(s, db,
               "SELECT b.id, b.webhook_id, b.account_id, b.first_seq, b.last_seq, b.type_mask FROM batches b "
               "JOIN webhooks w ON w.id = b.webhook_id WHERE b.state = 'pending' AND b.next_attempt_at <= $1 "
-              "AND b.lease_until <= $1 AND w.enabled = 1 ORDER BY b.next_attempt_at LIMIT $2");
-      s->bind(1, req.now_ms).bind(2, req.max_batches * 4);
+              "AND b.lease_until <= $1 AND w.enabled = 1 AND b.webhook_id NOT IN (SELECT value FROM json_each($3)) "
+              "ORDER BY b.next_attempt_at LIMIT $2");
+      s->bind(1, req.now_ms).bind(2, req.max_batches * 4).bind(3, full);
       while (s->step() == SQLITE_ROW) {
         due.push_back({s->str(0), s->str(1), s->str(2), s->i64(3), s->i64(4), s->i64(5)});
       }

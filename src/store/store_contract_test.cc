@@ -469,6 +469,34 @@ TEST_P(StoreContractTest, ClaimRespectsPerWebhookLimitAndMaxBatches) {
   EXPECT_TRUE(claim(st(), T, "node-a", 2, 0, {}).empty()) << "max_batches 0 claims nothing";
 }
 
+// Isolation: the due retries of a webhook at its limit must not hide another
+// webhook's due retry, however many there are and however old.
+TEST_P(StoreContractTest, ADueRetryIsNotHiddenBehindTheDueRetriesOfAWebhookAtItsLimit) {
+  Account a = add_account(st());
+  Webhook full = add_webhook(st(), a, T, 1), other = add_webhook(st(), a, T, 1);
+  std::vector<IncomingEvent> events;
+  for (int i = 0; i < 12; ++i) events.push_back(event("e" + std::to_string(i), T));
+  append(st(), a, events);
+  auto cut = claim(st(), T, "node-a", /*per_webhook=*/20);
+  ASSERT_EQ(cut.size(), 24u);
+  bool other_retry = false;
+  for (const auto& c : cut) {
+    if (c.webhook.id == full.id) {
+      record(st(), outcome(c, "node-a", BatchState::kPending, 500, T, T + 100));
+    } else if (!other_retry) {
+      record(st(), outcome(c, "node-a", BatchState::kPending, 500, T, T + 200));  // due after all of full's
+      other_retry = true;
+    } else {
+      record(st(), outcome(c, "node-a", BatchState::kDelivered, 200, T));
+    }
+  }
+  // `full` has its 2 slots taken; the window of due batches (4 x max_batches
+  // = 8) would hold only its 12 older ones.
+  auto got = claim(st(), T + 1'000, "node-a", /*per_webhook=*/2, /*max_batches=*/2, {{full.id, 2}});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].webhook.id, other.id);
+}
+
 TEST_P(StoreContractTest, ManyOutcomesAreRecordedInOneCall) {
   Account a = add_account(st());
   Webhook w = add_webhook(st(), a, T, 1), gone_hook = add_webhook(st(), a, T, 1);
