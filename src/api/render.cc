@@ -33,6 +33,7 @@ nlohmann::json webhook_json(const Webhook& w, const WebhookStats* stats) {
                       {"enabled", w.enabled},
                       {"event_types", event_types_json(w.event_types)},
                       {"batch_max_events", w.batch_max_events},
+                      {"batch_max_bytes", w.batch_max_bytes},
                       {"auth", auth_json(w.auth)},
                       {"created_at", timestamp_json(w.created_at_ms)},
                       {"updated_at", timestamp_json(w.updated_at_ms)}};

@@ -19,6 +19,8 @@ namespace {
 using nlohmann::json;
 
 constexpr int kMaxBatchEvents = 1000;
+constexpr int kMinBatchBytes = 1024;
+constexpr int kMaxBatchBytes = 1 << 20;
 
 // Collects field errors; the first becomes the detail.
 struct FieldErrors {
@@ -130,13 +132,24 @@ void parse_auth(const json& j, WebhookAuth& auth, FieldErrors& errors) {
   }
 }
 
+// Sets out from body[field] when body has it: an integer from min to max.
+void int_field(const json& body, const char* field, int min, int max, int& out, FieldErrors& errors) {
+  if (!body.contains(field)) return;
+  const json& v = body[field];
+  if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max)
+    errors.add(field, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+  else out = v.get<int>();
+}
+
 // Applies the fields of body to w. create: name and url are required.
 void apply_fields(const json& body, Webhook& w, bool create, const AddressGuard& guard, FieldErrors& errors) {
-  static const char* known[] = {"name", "url", "enabled", "event_types", "batch_max_events", "auth"};
+  static const char* known[] = {"name", "url", "enabled", "event_types", "batch_max_events", "batch_max_bytes",
+                                "auth"};
   for (auto& [k, v] : body.items()) {
     bool ok = false;
     for (auto* key : known) ok |= k == key;
-    if (!ok) errors.add(k, "unknown field; accepted: name, url, enabled, event_types, batch_max_events, auth");
+    if (!ok)
+      errors.add(k, "unknown field; accepted: name, url, enabled, event_types, batch_max_events, batch_max_bytes, auth");
   }
   if (body.contains("name") || create) {
     if (!body.contains("name") || !body["name"].is_string()) {
@@ -172,12 +185,8 @@ void apply_fields(const json& body, Webhook& w, bool create, const AddressGuard&
       w.event_types = mask;
     }
   }
-  if (body.contains("batch_max_events")) {
-    const json& b = body["batch_max_events"];
-    if (!b.is_number_integer() || b.get<int64_t>() < 1 || b.get<int64_t>() > kMaxBatchEvents)
-      errors.add("batch_max_events", "must be an integer from 1 to " + std::to_string(kMaxBatchEvents));
-    else w.batch_max_events = b.get<int>();
-  }
+  int_field(body, "batch_max_events", 1, kMaxBatchEvents, w.batch_max_events, errors);
+  int_field(body, "batch_max_bytes", kMinBatchBytes, kMaxBatchBytes, w.batch_max_bytes, errors);
   if (body.contains("auth")) parse_auth(body["auth"], w.auth, errors);
 }
 

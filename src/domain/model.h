@@ -37,6 +37,7 @@ struct Webhook {
   bool enabled = true;
   uint8_t event_types = kAllEventTypes;  // bit mask of EventType
   int batch_max_events = 100;
+  int batch_max_bytes = 1 << 20;  // of the POST's events array
   WebhookAuth auth;
   std::string secret;
   std::string previous_secret;           // signs too until it expires

@@ -80,7 +80,7 @@ struct EventRow {
 };
 
 // Cuts up to `count` batches from the webhook's events after cursor
-// (updated), each up to the webhook's batch size and max_batch_bytes, in
+// (updated), each up to the webhook's batch size and batch_byte_cap, in
 // three statements whatever the count: the events, the cursor, the batches.
 // None when none of its types is pending: the cursor then moves to head, as
 // it does when every pending event of its types went into the batches.
@@ -97,12 +97,13 @@ Result<std::vector<ClaimedBatch>> cut_batches(Conn& c, const ClaimRequest& req, 
   // before a row that would take it past the byte cap (a batch always takes
   // its first row).
   std::vector<std::vector<EventRow>> cuts;
+  const size_t max_bytes = batch_byte_cap(w, req);
   size_t bytes = 0;
   int taken = 0;
   for (int i = 0; i < r->rows(); ++i) {
     size_t len = r->text(i, 3).size() + 1;
     bool fits = !cuts.empty() && static_cast<int>(cuts.back().size()) < w.batch_max_events &&
-                bytes + len <= req.max_batch_bytes;
+                bytes + len <= max_bytes;
     if (!fits) {
       if (static_cast<int>(cuts.size()) == count) break;
       cuts.emplace_back();
@@ -182,7 +183,7 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
                             Params().add(text_array(full)).add(req.max_batches - static_cast<int>(out.size()))));
   for (int i = 0; i < cand->rows() && static_cast<int>(out.size()) < req.max_batches; ++i) {
     Webhook w = webhook_from_row(*cand, i);
-    int64_t cursor = cand->i64(i, 14), head = cand->i64(i, 15);
+    int64_t cursor = cand->i64(i, 15), head = cand->i64(i, 16);
     int& n = busy[w.id];
     int room = std::min(req.limit_for(w.id) - n, req.max_batches - static_cast<int>(out.size()));
     if (room <= 0) continue;

@@ -37,6 +37,7 @@ Webhook webhook_from_row(const PgResult& r, int row, int c) {
   w.disabled_reason = r.str(row, c + 11);
   w.created_at_ms = r.i64(row, c + 12);
   w.updated_at_ms = r.i64(row, c + 13);
+  w.batch_max_bytes = static_cast<int>(r.i64(row, c + 14));
   return w;
 }
 

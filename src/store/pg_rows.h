@@ -24,7 +24,8 @@
 // The webhook columns, in the order webhook_from_row reads them.
 #define GH_PG_WEBHOOK_COLUMNS                                                                           \
   "w.id, w.account_id, w.name, w.url, w.enabled, w.event_types, w.batch_max_events, w.auth, w.secret, " \
-  "w.previous_secret, w.previous_secret_expires_at, w.disabled_reason, w.created_at, w.updated_at"
+  "w.previous_secret, w.previous_secret_expires_at, w.disabled_reason, w.created_at, w.updated_at, "    \
+  "w.batch_max_bytes"
 
 // The batch columns, in the order batch_from_row reads them.
 #define GH_PG_BATCH_COLUMNS \

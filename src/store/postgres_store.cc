@@ -59,6 +59,7 @@ void add_webhook_params(Params& p, const Webhook& w) {
   p.add(w.id).add(w.account_id).add(w.name).add(w.url).add(w.enabled).add(static_cast<int>(w.event_types));
   p.add(w.batch_max_events).add(auth_to_storage(w.auth)).add(w.secret).add(w.previous_secret);
   p.add(w.previous_secret_expires_ms).add(w.disabled_reason).add(w.created_at_ms).add(w.updated_at_ms);
+  p.add(w.batch_max_bytes);
 }
 
 class PostgresStore final : public Store, public WorkNotifier {
@@ -143,8 +144,8 @@ class PostgresStore final : public Store, public WorkNotifier {
     add_webhook_params(p, w);
     GH_PG_ASSIGN(r, c.exec("INSERT INTO webhooks(id, account_id, name, url, enabled, event_types, batch_max_events, "
                            "auth, secret, previous_secret, previous_secret_expires_at, disabled_reason, created_at, "
-                           "updated_at, cursor) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-                           "(SELECT head_seq FROM accounts WHERE id = $2))",
+                           "updated_at, batch_max_bytes, cursor) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+                           "$11, $12, $13, $14, $15, (SELECT head_seq FROM accounts WHERE id = $2))",
                            p));
     return ok_status();
   }
@@ -170,13 +171,13 @@ class PostgresStore final : public Store, public WorkNotifier {
     Params p;
     p.add(w.id).add(w.account_id).add(w.name).add(w.url).add(w.enabled).add(static_cast<int>(w.event_types));
     p.add(w.batch_max_events).add(auth_to_storage(w.auth)).add(w.secret).add(w.previous_secret);
-    p.add(w.previous_secret_expires_ms).add(w.disabled_reason).add(w.updated_at_ms);
+    p.add(w.previous_secret_expires_ms).add(w.disabled_reason).add(w.updated_at_ms).add(w.batch_max_bytes);
     GH_PG_ASSIGN(r, c.exec("UPDATE webhooks SET name = $3, url = $4, "
                            "cursor = CASE WHEN NOT enabled AND $5::boolean THEN (SELECT head_seq FROM accounts "
                            "WHERE id = $2::text) ELSE cursor END, "
                            "enabled = $5, event_types = $6, batch_max_events = $7, auth = $8, secret = $9, "
                            "previous_secret = $10, previous_secret_expires_at = $11, disabled_reason = $12, "
-                           "updated_at = $13 WHERE id = $1::text AND account_id = $2::text",
+                           "updated_at = $13, batch_max_bytes = $14 WHERE id = $1::text AND account_id = $2::text",
                            p));
     if (r->affected() == 0) return Error::not_found("webhook " + w.id + " not found");
     return ok_status();

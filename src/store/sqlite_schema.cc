@@ -43,6 +43,11 @@ CREATE TABLE attempts(
   duration_ms INTEGER NOT NULL, error TEXT NOT NULL, response_body TEXT NOT NULL,
   PRIMARY KEY(batch_id, n)) WITHOUT ROWID;
 )sql",
+    // 2: a byte cap per webhook (the POST's events array); 1 MiB, the
+    // global cap until then, for the webhooks that were there.
+    R"sql(
+ALTER TABLE webhooks ADD COLUMN batch_max_bytes INTEGER NOT NULL DEFAULT 1048576;
+)sql",
 };
 
 }  // namespace

@@ -78,9 +78,12 @@ class Tx {
   bool open_ = false;
 };
 
-constexpr const char* kWebhookColumns =
-    "id, account_id, name, url, enabled, event_types, batch_max_events, auth, secret, previous_secret, "
-    "previous_secret_expires_at, disabled_reason, created_at, updated_at";
+// The webhook columns (of "webhooks w"), in the order webhook_from_row reads
+// them. A macro: statements are cached by their literal's address.
+#define GH_WEBHOOK_COLUMNS                                                                              \
+  "w.id, w.account_id, w.name, w.url, w.enabled, w.event_types, w.batch_max_events, w.auth, w.secret, " \
+  "w.previous_secret, w.previous_secret_expires_at, w.disabled_reason, w.created_at, w.updated_at, "      \
+  "w.batch_max_bytes"
 
 Webhook webhook_from_row(const Stmt& s, int c = 0) {
   Webhook w;
@@ -98,6 +101,7 @@ Webhook webhook_from_row(const Stmt& s, int c = 0) {
   w.disabled_reason = s.str(c + 11);
   w.created_at_ms = s.i64(c + 12);
   w.updated_at_ms = s.i64(c + 13);
+  w.batch_max_bytes = static_cast<int>(s.i64(c + 14));
   return w;
 }
 
@@ -207,8 +211,8 @@ class SqliteStore final : public Store {
       GH_STMT(s, db,
               "INSERT INTO webhooks(id, account_id, name, url, enabled, event_types, batch_max_events, auth, "
               "secret, previous_secret, previous_secret_expires_at, disabled_reason, created_at, updated_at, "
-              "cursor) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-              "(SELECT head_seq FROM accounts WHERE id = $2))");
+              "batch_max_bytes, cursor) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+              "$15, (SELECT head_seq FROM accounts WHERE id = $2))");
       bind_webhook(*s, w);
       return done(db, s->step(), "create_webhook");
     });
@@ -225,9 +229,8 @@ class SqliteStore final : public Store {
     auto r = reader();
     if (!r.ok()) return r.error();
     GH_STMT(s, **r,
-            "SELECT id, account_id, name, url, enabled, event_types, batch_max_events, auth, secret, "
-            "previous_secret, previous_secret_expires_at, disabled_reason, created_at, updated_at "
-            "FROM webhooks WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+            "SELECT " GH_WEBHOOK_COLUMNS " FROM webhooks w WHERE w.account_id = $1 AND w.id > $2 "
+            "ORDER BY w.id LIMIT $3");
     s->bind(1, account_id).bind(2, after_id).bind(3, limit);
     std::vector<Webhook> out;
     int rc;
@@ -243,8 +246,8 @@ class SqliteStore final : public Store {
               "cursor = CASE WHEN enabled = 0 AND $5 = 1 THEN (SELECT head_seq FROM accounts WHERE id = $2) "
               "ELSE cursor END, "
               "enabled = $5, event_types = $6, batch_max_events = $7, auth = $8, secret = $9, "
-              "previous_secret = $10, previous_secret_expires_at = $11, disabled_reason = $12, updated_at = $14 "
-              "WHERE id = $1 AND account_id = $2");
+              "previous_secret = $10, previous_secret_expires_at = $11, disabled_reason = $12, updated_at = $14, "
+              "batch_max_bytes = $15 WHERE id = $1 AND account_id = $2");
       bind_webhook(*s, w);
       GH_RETURN_IF_ERROR(done(db, s->step(), "update_webhook"));
       if (db.changes() == 0) return Error::not_found("webhook " + w.id + " not found");
@@ -573,14 +576,12 @@ class SqliteStore final : public Store {
     s.bind(1, w.id).bind(2, w.account_id).bind(3, w.name).bind(4, w.url).bind(5, w.enabled ? 1 : 0);
     s.bind(6, static_cast<int>(w.event_types)).bind(7, w.batch_max_events).bind(8, auth_to_storage(w.auth));
     s.bind(9, w.secret).bind(10, w.previous_secret).bind(11, w.previous_secret_expires_ms);
-    s.bind(12, w.disabled_reason).bind(13, w.created_at_ms).bind(14, w.updated_at_ms);
+    s.bind(12, w.disabled_reason).bind(13, w.created_at_ms).bind(14, w.updated_at_ms).bind(15, w.batch_max_bytes);
   }
 
   static Result<Webhook> load_webhook(Db& db, const std::string& account_id, const std::string& id) {
     GH_STMT(s, db,
-            "SELECT id, account_id, name, url, enabled, event_types, batch_max_events, auth, secret, "
-            "previous_secret, previous_secret_expires_at, disabled_reason, created_at, updated_at "
-            "FROM webhooks WHERE id = $1 AND ($2 = '' OR account_id = $2)");
+            "SELECT " GH_WEBHOOK_COLUMNS " FROM webhooks w WHERE w.id = $1 AND ($2 = '' OR w.account_id = $2)");
     s->bind(1, id).bind(2, account_id);
     int rc = s->step();
     if (rc == SQLITE_DONE) return Error::not_found("webhook " + id + " not found");
@@ -697,11 +698,9 @@ class SqliteStore final : public Store {
     std::vector<Candidate> candidates;
     {
       GH_STMT(s, db,
-              "SELECT w.id, w.account_id, w.name, w.url, w.enabled, w.event_types, w.batch_max_events, w.auth, "
-              "w.secret, w.previous_secret, w.previous_secret_expires_at, w.disabled_reason, w.created_at, "
-              "w.updated_at, w.cursor, a.head_seq FROM webhooks w JOIN accounts a ON a.id = w.account_id "
-              "WHERE w.enabled = 1 AND w.cursor < a.head_seq");
-      while (s->step() == SQLITE_ROW) candidates.push_back({webhook_from_row(*s), s->i64(14), s->i64(15)});
+              "SELECT " GH_WEBHOOK_COLUMNS ", w.cursor, a.head_seq FROM webhooks w JOIN accounts a "
+              "ON a.id = w.account_id WHERE w.enabled = 1 AND w.cursor < a.head_seq");
+      while (s->step() == SQLITE_ROW) candidates.push_back({webhook_from_row(*s), s->i64(15), s->i64(16)});
     }
     for (auto& c : candidates) {
       int& n = busy[c.w.id];
@@ -734,12 +733,13 @@ class SqliteStore final : public Store {
     }
     // Fewer rows than asked: nothing more of its types up to head.
     int64_t new_cursor = static_cast<int64_t>(rows.size()) < limit ? head : rows.back().seq;
+    const size_t max_bytes = batch_byte_cap(w, req);
     size_t i = 0;
     int64_t first = cursor + 1;
     for (int b = 0; b < room && i < rows.size(); ++b) {
       size_t begin = i, bytes = 2;
       while (i < rows.size() && static_cast<int>(i - begin) < w.batch_max_events &&
-             (i == begin || bytes + rows[i].body.size() + 1 <= req.max_batch_bytes)) {
+             (i == begin || bytes + rows[i].body.size() + 1 <= max_bytes)) {
         bytes += rows[i].body.size() + 1;
         ++i;
       }

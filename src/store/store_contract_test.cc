@@ -5,6 +5,7 @@
 // parallel processes against one database.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -84,6 +85,20 @@ class TestDatabase {
     return open_postgres_store(url_, 4);
   }
 
+  // Turns the (closed) database back into what schema 1 left: without the
+  // column migration 2 adds, at schema_version 1.
+  void back_to_schema_1() {
+    const std::string sql =
+        "ALTER TABLE webhooks DROP COLUMN batch_max_bytes; UPDATE meta SET value = '1' WHERE key = 'schema_version'";
+    if (backend_ == Backend::kPostgres) return pg_admin(admin_url_, "SET search_path = " + schema_ + "; " + sql);
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ + "/growhook.db").c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+
   const std::string& admin_url() const { return admin_url_; }
   const std::string& app_name() const { return app_name_; }
   const std::string& schema() const { return schema_; }
@@ -127,7 +142,7 @@ class StoreScene {
   }
 
   Webhook add_webhook(Store& s, const Account& a, int64_t now = T, int batch_max = 100,
-                      uint8_t types = kAllEventTypes) {
+                      uint8_t types = kAllEventTypes, int batch_max_bytes = 1 << 20) {
     Webhook w;
     w.id = new_id("wh", now);
     w.account_id = a.id;
@@ -135,6 +150,7 @@ class StoreScene {
     w.url = "https://example.com/hook";
     w.event_types = types;
     w.batch_max_events = batch_max;
+    w.batch_max_bytes = batch_max_bytes;
     w.secret = "whsec_test";
     w.created_at_ms = w.updated_at_ms = now;
     auto s1 = s.create_webhook(w);
@@ -314,6 +330,7 @@ TEST_P(StoreContractTest, WebhooksAreCreatedListedUpdatedAndDeleted) {
   EXPECT_EQ(got->url, w2.url);
   EXPECT_TRUE(got->enabled);
   EXPECT_EQ(got->batch_max_events, 100);
+  EXPECT_EQ(got->batch_max_bytes, 1 << 20);
 
   auto page1 = st().list_webhooks(a.id, "", 2);
   ASSERT_TRUE(page1.ok());
@@ -327,6 +344,7 @@ TEST_P(StoreContractTest, WebhooksAreCreatedListedUpdatedAndDeleted) {
   w1.name = "renamed";
   w1.auth.token = "tok";
   w1.event_types = type_bit(EventType::kUnsubscribed);
+  w1.batch_max_bytes = 4096;
   w1.updated_at_ms = T + 10;
   ASSERT_TRUE(st().update_webhook(w1).ok());
   auto updated = st().get_webhook(a.id, w1.id);
@@ -334,6 +352,7 @@ TEST_P(StoreContractTest, WebhooksAreCreatedListedUpdatedAndDeleted) {
   EXPECT_EQ(updated->auth.kind, WebhookAuth::Kind::kBearer);
   EXPECT_EQ(updated->auth.token, "tok");
   EXPECT_EQ(updated->event_types, type_bit(EventType::kUnsubscribed));
+  EXPECT_EQ(updated->batch_max_bytes, 4096);
   EXPECT_EQ(updated->updated_at_ms, T + 10);
   EXPECT_EQ(updated->created_at_ms, T + 1);
 
@@ -423,6 +442,88 @@ TEST_P(StoreContractTest, ClaimCutsBatchesUpToMaxBatchBytes) {
   auto big = claim(st(), T, "node-a", 10, 64, {}, 60'000, 10);
   ASSERT_EQ(big.size(), 2u);
   EXPECT_EQ(ids_of(big), (std::vector<std::string>{"big1", "big2"}));
+}
+
+TEST_P(StoreContractTest, WebhooksKeepTheirBatchMaxBytes) {
+  Account a = add_account(st());
+  Webhook w = add_webhook(st(), a, T, 100, kAllEventTypes, 2048);
+  EXPECT_EQ(st().get_webhook(a.id, w.id)->batch_max_bytes, 2048);
+  EXPECT_EQ(st().list_webhooks(a.id, "", 10)->at(0).batch_max_bytes, 2048);
+  w.batch_max_bytes = 1 << 20;
+  ASSERT_TRUE(st().update_webhook(w).ok());
+  EXPECT_EQ(st().get_webhook(a.id, w.id)->batch_max_bytes, 1 << 20);
+}
+
+TEST_P(StoreContractTest, ClaimCutsBatchesUpToTheWebhooksBatchMaxBytes) {
+  Account a = add_account(st());
+  std::vector<IncomingEvent> events;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {  // ids of one length: every event is as long
+    ids.push_back("e0" + std::to_string(i));
+    events.push_back(event(ids.back(), T));
+  }
+  size_t one = event_json("e00", EventType::kSubscribed, "2024-01-01T00:00:00.000Z", R"({"msisdn":5599999999999})")
+                   .size();
+  // "[" a "," b "," c "]": three events fit, a fourth does not.
+  const size_t cap = 2 + 3 * (one + 1);
+  Webhook small = add_webhook(st(), a, T, 100, kAllEventTypes, static_cast<int>(cap));
+  Webhook wide = add_webhook(st(), a, T + 1);
+  append(st(), a, events);
+  auto got = claim(st(), T, "node-a", 10);  // the node's cap: 1 MiB
+  std::vector<std::string> small_ids, wide_ids;
+  std::vector<int> small_sizes;
+  for (const auto& c : got) {
+    auto batch_ids = ids_of(c.events_json);
+    EXPECT_EQ(c.batch.event_count, static_cast<int>(batch_ids.size()));
+    if (c.webhook.id == wide.id) {
+      wide_ids.insert(wide_ids.end(), batch_ids.begin(), batch_ids.end());
+      continue;
+    }
+    ASSERT_EQ(c.webhook.id, small.id);
+    EXPECT_EQ(c.webhook.batch_max_bytes, static_cast<int>(cap));
+    if (c.batch.event_count > 1) {
+      EXPECT_LE(c.events_json.size(), cap) << c.events_json;
+    }
+    small_sizes.push_back(c.batch.event_count);
+    small_ids.insert(small_ids.end(), batch_ids.begin(), batch_ids.end());
+  }
+  EXPECT_EQ(small_sizes, (std::vector<int>{3, 3, 3, 1}));
+  EXPECT_EQ(small_ids, ids);  // each exactly once, in order
+  EXPECT_EQ(wide_ids, ids);   // the other webhook: all in one batch
+  EXPECT_EQ(got.size(), 5u);
+
+  // The node's max_batch_bytes still caps a webhook that allows more.
+  append(st(), a, {event("f00", T), event("f01", T)});
+  auto capped = claim(st(), T, "node-a", 10, 64, {}, 60'000, 2 + (one + 1));
+  ASSERT_EQ(capped.size(), 4u);
+  for (const auto& c : capped) EXPECT_EQ(c.batch.event_count, 1);
+
+  // An event larger than the webhook's cap still goes, alone.
+  Webhook tiny = add_webhook(st(), a, T + 2, 100, kAllEventTypes, 10);
+  append(st(), a, {event("g00", T), event("g01", T)});
+  std::vector<int> tiny_sizes;
+  for (const auto& c : claim(st(), T, "node-a", 10)) {
+    if (c.webhook.id == tiny.id) tiny_sizes.push_back(c.batch.event_count);
+  }
+  EXPECT_EQ(tiny_sizes, (std::vector<int>{1, 1}));
+}
+
+TEST_P(StoreContractTest, ADatabaseOfSchema1GetsBatchMaxBytesOf1MiB) {
+  Account a = add_account(st());
+  Webhook w = add_webhook(st(), a, T, 7);
+  append(st(), a, {event("e1", T), event("e2", T)});
+  store_.reset();
+  db_.back_to_schema_1();
+  auto reopened = db_.open();
+  ASSERT_TRUE(reopened.ok()) << reopened.error().message;
+  store_ = std::move(*reopened);
+  EXPECT_EQ(st().get_meta("schema_version")->value_or(""), "2");
+  auto got = st().get_webhook(a.id, w.id);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->batch_max_bytes, 1 << 20);
+  EXPECT_EQ(got->batch_max_events, 7);
+  EXPECT_EQ(got->name, w.name);
+  EXPECT_EQ(ids_of(claim(st(), T)), (std::vector<std::string>{"e1", "e2"}));
 }
 
 TEST_P(StoreContractTest, WebhooksGetOnlyTheirEventTypes) {
@@ -892,7 +993,7 @@ TEST_F(PostgresNodesTest, NodesStartingTogetherMigrateOnce) {
   for (auto& t : threads) t.join();
   for (auto& n : nodes) {
     ASSERT_NE(n, nullptr);
-    EXPECT_EQ(n->get_meta("schema_version")->value_or(""), "1");
+    EXPECT_EQ(n->get_meta("schema_version")->value_or(""), "2");
   }
 }
 

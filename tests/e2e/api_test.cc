@@ -146,6 +146,7 @@ TEST_F(ApiTest, WebhookLifecycle) {
   EXPECT_EQ(w["secret"].get<std::string>().rfind("whsec_", 0), 0u);
   EXPECT_EQ(w["event_types"].size(), 2u);
   EXPECT_EQ(w["batch_max_events"], 100);
+  EXPECT_EQ(w["batch_max_bytes"], 1048576);
   EXPECT_EQ(w["auth"]["type"], "bearer");
   EXPECT_FALSE(w["auth"].contains("token"));  // never echoed
   std::string wid = w["id"];
@@ -190,6 +191,11 @@ TEST_F(ApiTest, WebhookValidationSaysWhatToFix) {
       {R"({"name":"x","url":"ftp://example.com/"})", "url"},
       {R"({"name":"x","url":"http://10.1.2.3/hook"})", "url"},
       {R"({"name":"x","url":"https://example.com","batch_max_events":0})", "batch_max_events"},
+      {R"({"name":"x","url":"https://example.com","batch_max_bytes":1023})", "batch_max_bytes"},
+      {R"({"name":"x","url":"https://example.com","batch_max_bytes":1048577})", "batch_max_bytes"},
+      {R"({"name":"x","url":"https://example.com","batch_max_bytes":"x"})", "batch_max_bytes"},
+      {R"({"name":"x","url":"https://example.com","batch_max_bytes":1.5})", "batch_max_bytes"},
+      {R"({"name":"x","url":"https://example.com","batch_max_bytes":null})", "batch_max_bytes"},
       {R"({"name":"x","url":"https://example.com","event_types":["contact.deleted"]})", "event_types"},
       {R"({"name":"x","url":"https://example.com","auth":{"type":"magic"}})", "auth.type"},
       {R"({"name":"x","url":"https://example.com","auth":{"type":"header","name":"webhook-id","value":"v"}})", "auth.name"},
@@ -201,6 +207,32 @@ TEST_F(ApiTest, WebhookValidationSaysWhatToFix) {
     EXPECT_EQ(r.json()["errors"][0]["field"], c.field) << c.body << " → " << r.body;
   }
   EXPECT_TRUE(server.account(key, "GET", "/v1/webhooks").json()["data"].empty());
+}
+
+TEST_F(ApiTest, WebhookBatchMaxBytesIsSetShownAndChanged) {
+  auto [id, key] = server.create_account();
+  auto c = server.account(key, "POST", "/v1/webhooks",
+                          R"({"name":"CRM","url":"https://example.com/hook","batch_max_bytes":2048})");
+  ASSERT_EQ(c.status, 201) << c.body;
+  EXPECT_EQ(c.json()["batch_max_bytes"], 2048);
+  std::string wid = c.json()["id"];
+  EXPECT_EQ(server.account(key, "GET", "/v1/webhooks/" + wid).json()["batch_max_bytes"], 2048);
+  EXPECT_EQ(server.account(key, "GET", "/v1/webhooks").json()["data"][0]["batch_max_bytes"], 2048);
+
+  auto bad = server.account(key, "PATCH", "/v1/webhooks/" + wid, R"({"batch_max_bytes":1048577})");
+  ASSERT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(bad.json()["errors"][0]["field"], "batch_max_bytes");
+  EXPECT_EQ(bad.json()["errors"][0]["message"], "must be an integer from 1024 to 1048576");
+  EXPECT_EQ(server.account(key, "GET", "/v1/webhooks/" + wid).json()["batch_max_bytes"], 2048);
+
+  auto p = server.account(key, "PATCH", "/v1/webhooks/" + wid, R"({"batch_max_bytes":1024})");
+  ASSERT_EQ(p.status, 200) << p.body;
+  EXPECT_EQ(p.json()["batch_max_bytes"], 1024);
+  // A PATCH without it keeps it.
+  p = server.account(key, "PATCH", "/v1/webhooks/" + wid, R"({"name":"CRM 2"})");
+  ASSERT_EQ(p.status, 200) << p.body;
+  EXPECT_EQ(p.json()["batch_max_bytes"], 1024);
+  EXPECT_EQ(server.account(key, "GET", "/v1/webhooks/" + wid).json()["batch_max_bytes"], 1024);
 }
 
 TEST_F(ApiTest, ListsArePagedWithACursor) {

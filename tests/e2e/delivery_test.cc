@@ -114,6 +114,32 @@ TEST(Delivery, ABurstGoesOutInFullBatchesAndBatchSizeOneGivesOneEventAPost) {
   EXPECT_LE(big.count(), 8u);  // 200 events in batches of up to 50, never one a POST
 }
 
+TEST(Delivery, BatchMaxBytesCapsTheEventsArrayOfAPost) {
+  Server server;
+  Receiver rx;
+  auto [account, key] = server.create_account();
+  create_hook(server, key, rx.url(), {{"batch_max_events", 1000}, {"batch_max_bytes", 2048}});
+  json bulk = {{"events", json::array()}};
+  for (int i = 0; i < 100; ++i) bulk["events"].push_back(json::parse(event_body(1000 + i)));
+  ingest(server, account, bulk.dump());
+  ASSERT_TRUE(rx.wait_for([](auto& r) { return event_ids(r).size() == 100; }));
+  size_t most = 0;
+  for (const auto& r : rx.requests()) {
+    // The body ends with "events":[...]}: the array as sent.
+    size_t at = r.body.rfind("\"events\":");
+    ASSERT_NE(at, std::string::npos) << r.body;
+    size_t bytes = r.body.size() - (at + 9) - 1;
+    size_t n = json::parse(r.body)["events"].size();
+    if (n > 1) {
+      EXPECT_LE(bytes, 2048u) << r.body;
+    }
+    most = std::max(most, n);
+  }
+  // Events of about 600 bytes: 3 a POST, not 100 in one.
+  EXPECT_GT(most, 1u);
+  EXPECT_LE(most, 3u);
+}
+
 TEST(Delivery, AQuietStreamGetsOneEventAPost) {
   Server server;
   Receiver rx;
