@@ -53,9 +53,14 @@ void DeliveryEngine::stop(int64_t grace_ms) {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  // Let requests in flight finish within the grace period, then record them.
+  // The loop's last turn sent what it claimed for free slots (stopping only
+  // stops the next turn). Batches claimed ahead stay unsent and keep their
+  // lease, like those still in flight after the grace period.
   int64_t deadline = clock_.mono_ms() + grace_ms;
   std::unique_lock lock(mu_);
+  ready_.clear();
+  ready_total_ = 0;
+  // Let requests in flight finish within the grace period, then record them.
   while (in_flight_total_ > 0 && clock_.mono_ms() < deadline) {
     cv_.wait_for(lock, std::chrono::milliseconds(20));
   }
@@ -181,7 +186,6 @@ void DeliveryEngine::take_sendable_locked(const std::string& first, std::vector<
     }
     if (n == 0) in_flight_.erase(id);
   };
-  if (stopping_) return;
   if (!first.empty()) {
     auto it = ready_.find(first);
     if (it != ready_.end()) {
