@@ -1,6 +1,7 @@
 """Shared helpers of the benchmarks: start growhook, call its API, make events.
 
 Everything runs on 127.0.0.1 only."""
+import http.client
 import json
 import os
 import re
@@ -8,7 +9,7 @@ import signal
 import statistics
 import subprocess
 import tempfile
-import time
+import threading
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -123,3 +124,33 @@ def wrk(url, body_file, token, connections, seconds, threads=2):
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     return rps, pct(50), pct(99), (int(bad.group(1)) if bad else 0), (errors.group(1) if errors else "")
+
+
+def post_backlog(g, account, n):
+    """Ingests n events (bulk requests of 1,000) into account on two connections."""
+    body = json.dumps({"events": [event(i) for i in range(1000)]})
+    host, port = g.base.replace("http://", "").split(":")
+
+    def worker(count):
+        c = http.client.HTTPConnection(host, int(port), timeout=120)
+        for _ in range(count):
+            c.request("POST", f"/v1/accounts/{account}/events", body,
+                      {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            assert r.status == 202, r.status
+    k = n // 1000
+    ts = [threading.Thread(target=worker, args=(c,)) for c in (k // 2, k - k // 2)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+
+
+def write_bodies(folder):
+    """Writes a single event and a bulk body of 100 events; returns their paths."""
+    single = os.path.join(folder, "single.json")
+    bulk = os.path.join(folder, "bulk.json")
+    with open(single, "w") as f:
+        json.dump(event(1), f)
+    with open(bulk, "w") as f:
+        json.dump({"events": [event(i) for i in range(100)]}, f)
+    return single, bulk

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 
-from common import ROOT, TOKEN, Growhook, event, median, wrk
+from common import ROOT, TOKEN, Growhook, event, median, post_backlog, wrk
 
 
 class ReceiverProc:
@@ -47,25 +47,6 @@ def rss_mib(pid):
     return 0
 
 
-def ingest_backlog(g, account, n):
-    body = json.dumps({"events": [event(i) for i in range(1000)]})
-    host, port = g.base.replace("http://", "").split(":")
-    left = n
-
-    def worker(count):
-        c = http.client.HTTPConnection(host, int(port), timeout=120)
-        for _ in range(count):
-            c.request("POST", f"/v1/accounts/{account}/events", body,
-                      {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
-            r = c.getresponse()
-            r.read()
-            assert r.status == 202, r.status
-    per = [left // 1000 // 2, left // 1000 - left // 1000 // 2]
-    ts = [threading.Thread(target=worker, args=(k,)) for k in per]
-    [t.start() for t in ts]
-    [t.join() for t in ts]
-
-
 def drain(batch, fanout, n, extra=()):
     rx = ReceiverProc()
     data_dir = tempfile.mkdtemp(prefix="gh-drain-")
@@ -74,7 +55,7 @@ def drain(batch, fanout, n, extra=()):
     for i in range(fanout):
         g.call("POST", "/v1/webhooks", {"name": f"w{i}", "url": rx.url, "batch_max_events": batch}, token=key)
     t0 = time.time()
-    ingest_backlog(g, account, n)
+    post_backlog(g, account, n)
     ingest_s = time.time() - t0
     g.proc.terminate()
     g.proc.wait()

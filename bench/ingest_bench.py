@@ -9,12 +9,11 @@ Modes: bulk requests of 100 events (16 connections) and single-event requests
 --role api, so that delivery does not compete for the two cores: this
 measures ingestion alone (delivery has its own benchmark)."""
 import argparse
-import json
 import os
 import subprocess
 import tempfile
 
-from common import ROOT, Growhook, event, median, wrk
+from common import ROOT, Growhook, median, write_bodies, wrk
 
 
 def raw_sqlite(seconds, event_file):
@@ -29,12 +28,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="gh-bench-")
-    single = os.path.join(tmp, "single.json")
-    bulk = os.path.join(tmp, "bulk.json")
-    with open(single, "w") as f:
-        json.dump(event(1), f)
-    with open(bulk, "w") as f:
-        json.dump({"events": [event(i) for i in range(100)]}, f)
+    single, bulk = write_bodies(tmp)
     print(f"event size: {os.path.getsize(single)} bytes; bulk body: {os.path.getsize(bulk)} bytes")
 
     raws = [raw_sqlite(args.seconds / 2, single) for _ in range(args.runs)]

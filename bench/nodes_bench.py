@@ -35,7 +35,7 @@ import threading
 import time
 import uuid
 
-from common import BUILD, ROOT, TOKEN, Growhook, event, median, wrk
+from common import BUILD, ROOT, TOKEN, Growhook, median, post_backlog, write_bodies, wrk
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 
@@ -129,24 +129,6 @@ class ReceiverProc:
         self.proc.wait()
 
 
-def post_backlog(g, account, n):
-    body = json.dumps({"events": [event(i) for i in range(1000)]})
-    host, port = g.base.replace("http://", "").split(":")
-
-    def worker(count):
-        c = http.client.HTTPConnection(host, int(port), timeout=120)
-        for _ in range(count):
-            c.request("POST", f"/v1/accounts/{account}/events", body,
-                      {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
-            r = c.getresponse()
-            r.read()
-            assert r.status == 202, r.status
-    k = n // 1000
-    ts = [threading.Thread(target=worker, args=(c,)) for c in (k // 2, k - k // 2)]
-    [t.start() for t in ts]
-    [t.join() for t in ts]
-
-
 def drain_once(n, database, batch, backlog, pool, webhooks, max_in_flight, cluster=None):
     rx = ReceiverProc()
     data_dir = None if database else tempfile.mkdtemp(prefix="gh-nodes-drain-")
@@ -213,12 +195,7 @@ def main():
               f"shared_buffers {cluster.sql('SHOW shared_buffers')}, fsync {cluster.sql('SHOW fsync')}, "
               f"synchronous_commit {cluster.sql('SHOW synchronous_commit')}; pool {args.pool} per node")
         tmp = tempfile.mkdtemp(prefix="gh-nodes-bench-")
-        single = os.path.join(tmp, "single.json")
-        bulk = os.path.join(tmp, "bulk.json")
-        with open(single, "w") as f:
-            json.dump(event(1), f)
-        with open(bulk, "w") as f:
-            json.dump({"events": [event(i) for i in range(100)]}, f)
+        single, bulk = write_bodies(tmp)
         configs = [(1, None), (1, "pg"), (2, "pg"), (3, "pg")]
 
         print("ingestion (--role api, events/s acknowledged, summed over the nodes):")

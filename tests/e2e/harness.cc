@@ -476,7 +476,6 @@ Receiver::Receiver() {
 
 Receiver::~Receiver() {
   stopping_ = true;
-  cv_.notify_all();
   accept_thread_.join();
   {
     std::lock_guard lock(mu_);
@@ -504,18 +503,28 @@ void Receiver::set_status(int status) {
   });
 }
 
-std::vector<ReceivedRequest> Receiver::requests() const {
+// ---------- RequestLog ----------
+
+void RequestLog::add(const ReceivedRequest& r) {
+  {
+    std::lock_guard lock(mu_);
+    requests_.push_back(r);
+  }
+  cv_.notify_all();
+}
+
+std::vector<ReceivedRequest> RequestLog::all() const {
   std::lock_guard lock(mu_);
   return requests_;
 }
 
-size_t Receiver::count() const {
+size_t RequestLog::size() const {
   std::lock_guard lock(mu_);
   return requests_.size();
 }
 
-bool Receiver::wait_for(const std::function<bool(const std::vector<ReceivedRequest>&)>& pred,
-                        std::chrono::milliseconds timeout) const {
+bool RequestLog::wait_for(const std::function<bool(const std::vector<ReceivedRequest>&)>& pred,
+                          std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mu_);
   return cv_.wait_for(lock, timeout, [&] { return pred(requests_); });
 }
@@ -531,11 +540,7 @@ void Receiver::serve(int fd) {
       h = handler_;
     }
     Reply reply = h ? h(req) : Reply{};
-    {
-      std::lock_guard lock(mu_);
-      requests_.push_back(req);
-    }
-    cv_.notify_all();
+    log_.add(req);
     if (reply.hang) {
       while (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
       return;
@@ -610,22 +615,13 @@ RawReceiver::RawReceiver(Script script) : script_(std::move(script)) {
       conn_fds_.push_back(fd);
       connections_++;
       conns_.emplace_back([this, fd] {
-        RawConn conn(fd, stopping_, [this](const ReceivedRequest& r) {
-          {
-            std::lock_guard lock(mu_);
-            requests_.push_back(r);
-          }
-          cv_.notify_all();
-        });
+        RawConn conn(fd, stopping_, [this](const ReceivedRequest& r) { log_.add(r); });
         script_(conn);
         // Closing here (not in the destructor) is what the peer sees as
         // the end of the answer; the fd stays listed, so shut it down only.
         ::shutdown(fd, SHUT_RDWR);
-        {
-          std::lock_guard lock(mu_);
-          finished_++;
-        }
-        cv_.notify_all();
+        std::lock_guard lock(mu_);
+        finished_++;
       });
     }
   });
@@ -633,7 +629,6 @@ RawReceiver::RawReceiver(Script script) : script_(std::move(script)) {
 
 RawReceiver::~RawReceiver() {
   stopping_ = true;
-  cv_.notify_all();
   accept_thread_.join();
   {
     std::lock_guard lock(mu_);
@@ -656,22 +651,6 @@ size_t RawReceiver::connections() const {
 size_t RawReceiver::scripts_finished() const {
   std::lock_guard lock(mu_);
   return finished_;
-}
-
-std::vector<ReceivedRequest> RawReceiver::requests() const {
-  std::lock_guard lock(mu_);
-  return requests_;
-}
-
-size_t RawReceiver::count() const {
-  std::lock_guard lock(mu_);
-  return requests_.size();
-}
-
-bool RawReceiver::wait_for(const std::function<bool(const std::vector<ReceivedRequest>&)>& pred,
-                           std::chrono::milliseconds timeout) const {
-  std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] { return pred(requests_); });
 }
 
 // ---------- RawClient ----------

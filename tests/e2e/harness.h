@@ -122,6 +122,23 @@ struct Reply {
   bool hang = false;    // never answer (until the receiver stops)
 };
 
+// The requests a receiver got, in order of arrival; waiters wake on each.
+// Thread-safe.
+class RequestLog {
+ public:
+  void add(const ReceivedRequest& r);
+  std::vector<ReceivedRequest> all() const;
+  size_t size() const;
+  // Waits until pred(requests) holds or timeout; returns whether it held.
+  bool wait_for(const std::function<bool(const std::vector<ReceivedRequest>&)>& pred,
+                std::chrono::milliseconds timeout) const;
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::vector<ReceivedRequest> requests_;
+};
+
 // A loopback HTTP/1.1 receiver on 127.0.0.1 port 0. The handler decides each
 // reply; the default answers 200. Thread-safe.
 class Receiver {
@@ -132,20 +149,21 @@ class Receiver {
   uint16_t port() const { return port_; }
   void set_handler(std::function<Reply(const ReceivedRequest&)> h);
   void set_status(int status);
-  std::vector<ReceivedRequest> requests() const;
-  size_t count() const;
+  std::vector<ReceivedRequest> requests() const { return log_.all(); }
+  size_t count() const { return log_.size(); }
   // Waits until pred(requests) holds or timeout; returns whether it held.
   bool wait_for(const std::function<bool(const std::vector<ReceivedRequest>&)>& pred,
-                std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
+                std::chrono::milliseconds timeout = std::chrono::seconds(20)) const {
+    return log_.wait_for(pred, timeout);
+  }
 
  private:
   void serve(int fd);
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
-  mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
-  std::vector<ReceivedRequest> requests_;
+  RequestLog log_;
+  mutable std::mutex mu_;  // guards handler_, conns_, conn_fds_
   std::function<Reply(const ReceivedRequest&)> handler_;
   std::thread accept_thread_;
   std::vector<std::thread> conns_;
@@ -193,19 +211,20 @@ class RawReceiver {
   uint16_t port() const { return port_; }
   size_t connections() const;       // accepted so far
   size_t scripts_finished() const;  // connections whose script returned
-  std::vector<ReceivedRequest> requests() const;
-  size_t count() const;
+  std::vector<ReceivedRequest> requests() const { return log_.all(); }
+  size_t count() const { return log_.size(); }
   bool wait_for(const std::function<bool(const std::vector<ReceivedRequest>&)>& pred,
-                std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
+                std::chrono::milliseconds timeout = std::chrono::seconds(20)) const {
+    return log_.wait_for(pred, timeout);
+  }
 
  private:
   Script script_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
-  mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
-  std::vector<ReceivedRequest> requests_;
+  RequestLog log_;
+  mutable std::mutex mu_;  // guards the counts, conns_, conn_fds_
   size_t connections_ = 0;
   size_t finished_ = 0;
   std::thread accept_thread_;
