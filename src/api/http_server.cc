@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "api/http.h"
+#include "common/thread_name.h"
 
 namespace growhook::api {
 namespace {
@@ -119,7 +120,10 @@ class Server final : public HttpServer {
 
   void start(int threads) {
     do_accept();
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] {
+      name_this_thread("gh-http-server");
+      ioc_.run();
+    });
   }
 
   uint16_t port() const override { return port_; }

@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/thread_name.h"
 #include "delivery/transport.h"
 
 namespace growhook {
@@ -277,7 +278,10 @@ class CurlTransport final : public Transport {
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options_.max_connections_per_host));
     curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(options_.max_connections_total));
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_connections_total));
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      name_this_thread("gh-http-client");
+      run();
+    });
     loop_thread_id_ = thread_.get_id();
   }
 

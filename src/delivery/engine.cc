@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/thread_name.h"
 #include "domain/timestamp.h"
 
 namespace growhook {
@@ -34,7 +35,10 @@ void DeliveryEngine::start() {
     cv_.notify_all();
   });
   last_turn_mono_ms_ = clock_.mono_ms();
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("gh-delivery");
+    run();
+  });
 }
 
 void DeliveryEngine::wake() {

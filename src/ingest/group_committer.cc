@@ -2,11 +2,16 @@
 
 #include <vector>
 
+#include "common/thread_name.h"
+
 namespace growhook {
 
 GroupCommitter::GroupCommitter(Store& store, Options options, std::function<void()> on_commit)
     : store_(store), options_(options), on_commit_(std::move(on_commit)) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("gh-ingest");
+    run();
+  });
 }
 
 GroupCommitter::~GroupCommitter() { stop(); }

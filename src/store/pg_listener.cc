@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 
+#include "common/thread_name.h"
 #include "store/pg_conn.h"
 
 namespace growhook::pg {
@@ -30,7 +31,10 @@ Listener::Listener(std::string url, std::string channel, std::function<void()> o
     stop_pipe_[0] = stop_pipe_[1] = -1;
     return;  // no listener: nodes still find work by polling
   }
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("gh-pg-listen");
+    run();
+  });
 }
 
 Listener::~Listener() {
