@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "common/thread_name.h"
+
 namespace growhook {
 
 Retention::Retention(Store& store, const Clock& clock, Metrics& metrics, RetentionOptions options)
@@ -11,6 +15,7 @@ Retention::~Retention() { stop(); }
 
 void Retention::start() {
   thread_ = std::thread([this] {
+    name_this_thread("gh-retention");
     std::unique_lock lock(mu_);
     while (!stopping_) {
       lock.unlock();
@@ -38,6 +43,7 @@ int64_t Retention::run_once() {
       if (stopping_) break;
     }
     int64_t now = clock_.now_ms();
+    const int64_t step_start = clock_.mono_ms();
     auto n = store_.prune(now - options_.delivered_ms, now - options_.failed_ms, options_.step_rows);
     if (!n.ok()) {
       metrics_.store_errors++;
@@ -46,7 +52,12 @@ int64_t Retention::run_once() {
     }
     total += *n;
     if (*n == 0) break;
-    std::this_thread::yield();
+    // Rest as long as the step took (at least 1 ms): the store's write lock
+    // is not fair, and without a pause this loop took it back at once and
+    // kept ingestion and delivery waiting until it was done.
+    const int64_t pause_ms = std::max<int64_t>(1, clock_.mono_ms() - step_start);
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(pause_ms), [&] { return stopping_; });
   }
   if (total > 0) {
     metrics_.pruned_rows += static_cast<uint64_t>(total);

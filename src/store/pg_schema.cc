@@ -58,6 +58,11 @@ CREATE TABLE attempts(
     R"sql(
 ALTER TABLE webhooks ADD COLUMN batch_max_bytes INTEGER NOT NULL DEFAULT 1048576;
 )sql",
+    // 3: SQLite's schema 3 adds the index retention uses; PostgreSQL has had
+    // it since 1. Kept so that a schema number means the same in both.
+    R"sql(
+CREATE INDEX IF NOT EXISTS batches_by_account_first_seq ON batches(account_id, first_seq);
+)sql",
 };
 
 Result<int> schema_version(pg::Conn& c) {

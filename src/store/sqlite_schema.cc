@@ -48,6 +48,11 @@ CREATE TABLE attempts(
     R"sql(
 ALTER TABLE webhooks ADD COLUMN batch_max_bytes INTEGER NOT NULL DEFAULT 1048576;
 )sql",
+    // 3: retention finds the oldest remaining batch of an account (events
+    // below it and below every cursor can go) without reading every batch.
+    R"sql(
+CREATE INDEX IF NOT EXISTS batches_by_account_first_seq ON batches(account_id, first_seq);
+)sql",
 };
 
 }  // namespace

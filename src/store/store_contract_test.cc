@@ -86,11 +86,13 @@ class TestDatabase {
   }
 
   // Turns the (closed) database back into what schema 1 left: without the
-  // column migration 2 adds, at schema_version 1.
+  // column migration 2 adds and (SQLite) the index migration 3 adds, at
+  // schema_version 1.
   void back_to_schema_1() {
-    const std::string sql =
+    std::string sql =
         "ALTER TABLE webhooks DROP COLUMN batch_max_bytes; UPDATE meta SET value = '1' WHERE key = 'schema_version'";
     if (backend_ == Backend::kPostgres) return pg_admin(admin_url_, "SET search_path = " + schema_ + "; " + sql);
+    sql += "; DROP INDEX batches_by_account_first_seq";
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir_ + "/growhook.db").c_str(), &db), SQLITE_OK);
     char* err = nullptr;
@@ -517,7 +519,7 @@ TEST_P(StoreContractTest, ADatabaseOfSchema1GetsBatchMaxBytesOf1MiB) {
   auto reopened = db_.open();
   ASSERT_TRUE(reopened.ok()) << reopened.error().message;
   store_ = std::move(*reopened);
-  EXPECT_EQ(st().get_meta("schema_version")->value_or(""), "2");
+  EXPECT_EQ(st().get_meta("schema_version")->value_or(""), "3");
   auto got = st().get_webhook(a.id, w.id);
   ASSERT_TRUE(got.ok()) << got.error().message;
   EXPECT_EQ(got->batch_max_bytes, 1 << 20);
@@ -925,6 +927,27 @@ TEST_P(StoreContractTest, PruneDeletesOldFinishedBatchesAndUnneededEvents) {
   EXPECT_EQ(st().prune(T + 5000, T + 5000, 1).value(), 0);
 }
 
+TEST_P(StoreContractTest, PruneTakesTheOldEventsOfEveryAccountAndKeepsTheRecentOnes) {
+  Account old_shop = add_account(st());
+  Account new_shop = add_account(st());
+  add_webhook(st(), old_shop, T, 10);
+  // Takes no subscriptions: its cursor passes them, no batch holds them.
+  add_webhook(st(), new_shop, T, 10, type_bit(EventType::kUnsubscribed));
+  append(st(), old_shop, {event("o1", T), event("o2", T)}, T);
+  auto got = claim(st(), T);
+  ASSERT_EQ(got.size(), 1u);
+  record(st(), outcome(got[0], "node-a", BatchState::kDelivered, 200, T + 10));
+  append(st(), new_shop, {event("n1", T), event("n2", T)}, T + 1000);
+  EXPECT_TRUE(claim(st(), T + 1000).empty());
+  // The old shop's batch and events go, whichever account comes first; the
+  // new shop's events are too recent.
+  EXPECT_EQ(st().prune(T + 500, T + 500, 100).value(), 3);
+  EXPECT_EQ(st().prune(T + 500, T + 500, 100).value(), 0);
+  // An event id is known as long as its event is kept.
+  EXPECT_EQ(append(st(), new_shop, {event("n1", T)}, T + 3000).stored, 0);
+  EXPECT_EQ(append(st(), old_shop, {event("o1", T)}, T + 3000).stored, 1);
+}
+
 TEST_P(StoreContractTest, CountsTellPendingRetriesFailuresAndWaitingEvents) {
   Account a = add_account(st());
   add_webhook(st(), a, T, 1);
@@ -993,7 +1016,7 @@ TEST_F(PostgresNodesTest, NodesStartingTogetherMigrateOnce) {
   for (auto& t : threads) t.join();
   for (auto& n : nodes) {
     ASSERT_NE(n, nullptr);
-    EXPECT_EQ(n->get_meta("schema_version")->value_or(""), "2");
+    EXPECT_EQ(n->get_meta("schema_version")->value_or(""), "3");
   }
 }
 
