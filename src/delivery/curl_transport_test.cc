@@ -395,6 +395,31 @@ TEST(CurlTransport, SequentialRequestsReuseTheConnection) {
   EXPECT_LE(rx.accepts(), 2);
 }
 
+TEST(CurlTransport, AReusedHandleKeepsNothingOfTheRequestBefore) {
+  // One request at a time: each takes the handle the one before used.
+  TestReceiver rx(answering(200, "ok"));
+  auto t = make_curl_transport(loopback_options());
+  auto first = post(rx.url("/first"), "first body");
+  first.headers = {{"X-Only-First", "1"}, {"Authorization", "Bearer first"}};
+  ASSERT_EQ(send_and_wait(*t, first).status_code, 200);
+  // A failure in between leaves its error on the handle it used.
+  auto refused = send_and_wait(*t, post("http://127.0.0.1:1/refused"));
+  EXPECT_EQ(refused.error_kind, TransportErrorKind::kRefused);
+  auto second = post(rx.url("/second"), "second");
+  second.headers = {{"X-Only-Second", "2"}};
+  auto r = send_and_wait(*t, second);
+  EXPECT_EQ(r.status_code, 200);
+  EXPECT_TRUE(r.error.empty()) << r.error;
+  auto got = rx.requests();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].path, "/second");
+  EXPECT_EQ(got[1].body, "second");
+  EXPECT_EQ(got[1].headers.count("x-only-first"), 0u);
+  EXPECT_EQ(got[1].headers.count("authorization"), 0u);
+  EXPECT_EQ(got[1].headers["x-only-second"], "2");
+  EXPECT_EQ(got[1].headers["user-agent"], "growhook/" GROWHOOK_VERSION);
+}
+
 TEST(CurlTransport, ManyConcurrentRequestsAllComplete) {
   TestReceiver rx(answering(200, "ok"));
   auto t = make_curl_transport(loopback_options());
