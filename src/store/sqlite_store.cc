@@ -260,12 +260,14 @@ class SqliteStore final : public Store {
       {
         GH_STMT(a, db,
                 "DELETE FROM attempts WHERE batch_id IN (SELECT b.id FROM batches b WHERE b.webhook_id = $1 "
-                "AND b.account_id = $2)");
+                "AND +b.account_id = $2)");
         a->bind(1, id).bind(2, account_id);
         GH_RETURN_IF_ERROR(done(db, a->step(), "delete attempts"));
       }
       {
-        GH_STMT(b, db, "DELETE FROM batches WHERE webhook_id = $1 AND account_id = $2");
+        // "+": the webhook's index, not the account's (which also has every
+        // other webhook's batches).
+        GH_STMT(b, db, "DELETE FROM batches WHERE webhook_id = $1 AND +account_id = $2");
         b->bind(1, id).bind(2, account_id);
         GH_RETURN_IF_ERROR(done(db, b->step(), "delete batches"));
       }
@@ -373,10 +375,16 @@ class SqliteStore final : public Store {
       s->bind(1, webhook_id).bind(2, account_id).bind(3, to_string(*state)).bind(4, before).bind(5, limit);
       GH_RETURN_IF_ERROR(collect_batches(db, *s, out));
     } else {
+      // Every state: the three ranges of batches(webhook_id, state, id)
+      // merged by id, reading no more rows than the page (there is no
+      // index on (webhook_id, id): one fewer for every batch to update).
+#define GH_BATCHES_OF_STATE(state)                                                                     \
+  "SELECT id, webhook_id, account_id, state, event_count, created_at, next_attempt_at, cycle_attempts " \
+  "FROM batches WHERE webhook_id = $1 AND account_id = $2 AND state = '" state "' AND id < $4"
       GH_STMT(s, db,
-              "SELECT id, webhook_id, account_id, state, event_count, created_at, next_attempt_at, "
-              "cycle_attempts FROM batches WHERE webhook_id = $1 AND account_id = $2 AND id < $4 "
-              "ORDER BY id DESC LIMIT $5");
+              GH_BATCHES_OF_STATE("pending") " UNION ALL " GH_BATCHES_OF_STATE("delivered") " UNION ALL "
+                  GH_BATCHES_OF_STATE("failed") " ORDER BY id DESC LIMIT $5");
+#undef GH_BATCHES_OF_STATE
       s->bind(1, webhook_id).bind(2, account_id).bind(4, before).bind(5, limit);
       GH_RETURN_IF_ERROR(collect_batches(db, *s, out));
     }
@@ -448,8 +456,8 @@ class SqliteStore final : public Store {
       std::vector<std::string> ids;
       {
         GH_STMT(q, db,
-                "SELECT id FROM batches WHERE (state = 'delivered' AND updated_at < $1) OR (state = 'failed' AND "
-                "updated_at < $2) LIMIT $3");
+                "SELECT id FROM batches WHERE (state = 'delivered' AND state <> 'pending' AND updated_at < $1) OR "
+                "(state = 'failed' AND state <> 'pending' AND updated_at < $2) LIMIT $3");
         q->bind(1, delivered_before_ms).bind(2, failed_before_ms).bind(3, limit);
         while (q->step() == SQLITE_ROW) ids.push_back(q->str(0));
       }
@@ -522,10 +530,15 @@ class SqliteStore final : public Store {
     Db& db = **r;
     StoreCounts c;
     {
-      GH_STMT(s, db, "SELECT state, count(*) FROM batches WHERE state IN ('pending', 'failed') GROUP BY state");
-      while (s->step() == SQLITE_ROW) {
-        if (s->text(0) == "failed") c.failed_batches = s->i64(1);
-        else c.pending_batches = s->i64(1);
+      // Each count from its partial index: pending ones from batches_due,
+      // failed ones from batches_finished (the query must name its
+      // condition for SQLite to use it).
+      GH_STMT(s, db,
+              "SELECT (SELECT count(*) FROM batches WHERE state = 'pending'), "
+              "(SELECT count(*) FROM batches WHERE state = 'failed' AND state <> 'pending')");
+      if (s->step() == SQLITE_ROW) {
+        c.pending_batches = s->i64(0);
+        c.failed_batches = s->i64(1);
       }
     }
     {

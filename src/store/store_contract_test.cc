@@ -86,13 +86,16 @@ class TestDatabase {
   }
 
   // Turns the (closed) database back into what schema 1 left: without the
-  // column migration 2 adds and (SQLite) the index migration 3 adds, at
+  // column migration 2 adds and (SQLite) with the indexes of schema 1, at
   // schema_version 1.
   void back_to_schema_1() {
     std::string sql =
         "ALTER TABLE webhooks DROP COLUMN batch_max_bytes; UPDATE meta SET value = '1' WHERE key = 'schema_version'";
     if (backend_ == Backend::kPostgres) return pg_admin(admin_url_, "SET search_path = " + schema_ + "; " + sql);
-    sql += "; DROP INDEX batches_by_account_first_seq";
+    sql +=
+        "; DROP INDEX batches_by_account_first_seq; DROP INDEX batches_finished;"
+        " CREATE INDEX batches_by_webhook ON batches(webhook_id, id);"
+        " CREATE INDEX batches_by_state_updated ON batches(state, updated_at)";
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir_ + "/growhook.db").c_str(), &db), SQLITE_OK);
     char* err = nullptr;
@@ -519,7 +522,7 @@ TEST_P(StoreContractTest, ADatabaseOfSchema1GetsBatchMaxBytesOf1MiB) {
   auto reopened = db_.open();
   ASSERT_TRUE(reopened.ok()) << reopened.error().message;
   store_ = std::move(*reopened);
-  EXPECT_EQ(st().get_meta("schema_version")->value_or(""), "3");
+  EXPECT_EQ(st().get_meta("schema_version")->value_or(""), "4");
   auto got = st().get_webhook(a.id, w.id);
   ASSERT_TRUE(got.ok()) << got.error().message;
   EXPECT_EQ(got->batch_max_bytes, 1 << 20);
@@ -1016,7 +1019,7 @@ TEST_F(PostgresNodesTest, NodesStartingTogetherMigrateOnce) {
   for (auto& t : threads) t.join();
   for (auto& n : nodes) {
     ASSERT_NE(n, nullptr);
-    EXPECT_EQ(n->get_meta("schema_version")->value_or(""), "3");
+    EXPECT_EQ(n->get_meta("schema_version")->value_or(""), "4");
   }
 }
 
