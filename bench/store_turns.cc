@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
       o.batch_id = c.batch.id;
       o.webhook_id = c.webhook.id;
       o.owner = "bench";
+      o.attempt_number = c.next_attempt_number;
       o.attempt = {t, 200, 1, "", "ok"};
       o.new_state = BatchState::kDelivered;
       outcomes.push_back(std::move(o));

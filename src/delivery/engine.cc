@@ -11,6 +11,7 @@ namespace growhook {
 
 namespace {
 constexpr int64_t kMaxReadyWaitMs = 1'000;
+constexpr int64_t kDueReuseMs = 50;
 }  // namespace
 
 DeliveryEngine::DeliveryEngine(Store& store, Transport& transport, const Clock& clock, Metrics& metrics,
@@ -220,6 +221,7 @@ void DeliveryEngine::on_result(ClaimedBatch& claim, int64_t started_ms, Transpor
   o.batch_id = claim.batch.id;
   o.webhook_id = claim.webhook.id;
   o.owner = options_.owner;
+  o.attempt_number = claim.next_attempt_number;
   o.attempt.at_ms = started_ms;
   o.attempt.status_code = r.status_code;
   o.attempt.duration_ms = r.duration_ms;
@@ -299,10 +301,24 @@ void DeliveryEngine::sleep_until_work() {
   }
   int64_t wait_ms = options_.idle_poll_ms;
   if (!last_turn_ok_) wait_ms = options_.store_retry_ms;
-  auto due = store_.next_due_ms(clock_.now_ms());
+  // Asking the store reads every pending batch (leased ones included). While
+  // requests are in flight their answers wake the loop anyway, often
+  // hundreds of times a second: then an answer at most kDueReuseMs old is
+  // used again (a retry scheduled meanwhile waits at most the idle poll).
+  bool busy;
+  {
+    std::lock_guard lock(mu_);
+    busy = in_flight_total_ > 0;
+  }
+  const int64_t mono = clock_.mono_ms();
+  if (!busy || mono - due_asked_mono_ms_ >= kDueReuseMs) {
+    auto due = store_.next_due_ms(clock_.now_ms());
+    due_ = due.ok() ? *due : std::nullopt;
+    due_asked_mono_ms_ = mono;
+  }
   // A due time in the past means a due batch waits for its webhook's slot:
   // a completion wakes us then, so the idle poll is enough.
-  if (due.ok() && *due && **due > clock_.now_ms()) wait_ms = std::min<int64_t>(**due - clock_.now_ms(), wait_ms);
+  if (due_ && *due_ > clock_.now_ms()) wait_ms = std::min<int64_t>(*due_ - clock_.now_ms(), wait_ms);
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(wait_ms, 1)),
                [&] { return woken_ || stopping_; });

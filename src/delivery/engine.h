@@ -18,6 +18,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -127,6 +128,10 @@ class DeliveryEngine {
   // its configuration of then, while they could go to another node).
   std::unordered_map<std::string, bool> fast_;
   std::mt19937_64 rng_;
+
+  // The store's next due time, and when it was asked (loop thread only).
+  std::optional<int64_t> due_;
+  int64_t due_asked_mono_ms_ = INT64_MIN / 2;
 
   std::atomic<int64_t> last_turn_mono_ms_{0};
   std::atomic<bool> last_turn_ok_{true};

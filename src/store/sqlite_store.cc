@@ -728,6 +728,13 @@ class SqliteStore final : public Store {
       auto b = load_batch(db, d.id);
       if (!b.ok()) return b.error();
       c.batch = std::move(*b);
+      {
+        GH_STMT(n, db, "SELECT coalesce(max(n), 0) + 1 FROM attempts WHERE batch_id = $1");
+        n->bind(1, d.id);
+        int rc = n->step();
+        if (rc != SQLITE_ROW) return db.error(rc, "attempt number");
+        c.next_attempt_number = static_cast<int>(n->i64(0));
+      }
       auto ev = batch_events(db, d.account_id, d.first, d.last, d.mask, &c.oldest_event_created_ms);
       if (!ev.ok()) return ev.error();
       c.events_json = std::move(*ev);
@@ -818,6 +825,7 @@ class SqliteStore final : public Store {
     c.batch.event_count = static_cast<int>(rows.size());
     c.batch.created_at_ms = req.now_ms;
     c.batch.next_attempt_at_ms = req.now_ms;
+    c.next_attempt_number = 1;
     GH_STMT(ins, db,
             "INSERT INTO batches(id, webhook_id, account_id, state, first_seq, last_seq, type_mask, event_count, "
             "created_at, updated_at, next_attempt_at, cycle_attempts, lease_owner, lease_until) "
@@ -909,12 +917,24 @@ class SqliteStore final : public Store {
       if (db.changes() == 0) return ok_status();  // lease lost: another node owns it now
     }
     {
-      GH_STMT(a, db,
-              "INSERT INTO attempts(batch_id, n, at, status_code, duration_ms, error, response_body) VALUES($1, "
-              "(SELECT coalesce(max(n), 0) + 1 FROM attempts WHERE batch_id = $1), $2, $3, $4, $5, $6)");
-      a->bind(1, o.batch_id).bind(2, o.attempt.at_ms).bind(3, o.attempt.status_code);
-      a->bind(4, o.attempt.duration_ms).bind(5, o.attempt.error).bind(6, o.attempt.response_body);
-      GH_RETURN_IF_ERROR(done(db, a->step(), "insert attempt"));
+      // The number, when the claim brought it, saves a lookup a batch.
+      auto insert = [&](Stmt& a) {
+        a.bind(1, o.batch_id).bind(2, o.attempt.at_ms).bind(3, o.attempt.status_code);
+        a.bind(4, o.attempt.duration_ms).bind(5, o.attempt.error).bind(6, o.attempt.response_body);
+        if (o.attempt_number > 0) a.bind(7, o.attempt_number);
+        return done(db, a.step(), "insert attempt");
+      };
+      if (o.attempt_number > 0) {
+        GH_STMT(a, db,
+                "INSERT INTO attempts(batch_id, n, at, status_code, duration_ms, error, response_body) "
+                "VALUES($1, $7, $2, $3, $4, $5, $6)");
+        GH_RETURN_IF_ERROR(insert(*a));
+      } else {
+        GH_STMT(a, db,
+                "INSERT INTO attempts(batch_id, n, at, status_code, duration_ms, error, response_body) VALUES($1, "
+                "(SELECT coalesce(max(n), 0) + 1 FROM attempts WHERE batch_id = $1), $2, $3, $4, $5, $6)");
+        GH_RETURN_IF_ERROR(insert(*a));
+      }
     }
     if (!o.disable_reason.empty()) {
       GH_STMT(w, db, "UPDATE webhooks SET enabled = 0, disabled_reason = $2, updated_at = $3 WHERE id = $1");

@@ -49,6 +49,10 @@ struct ClaimedBatch {
   Webhook webhook;           // as it was when claimed
   std::string events_json;   // "[{event},{event}]" ordered by occurred_at
   int64_t oldest_event_created_ms = 0;  // for the ingest-to-delivery latency
+  // The number the next attempt of this batch will have (1 for a new batch),
+  // when the store knows it; 0 otherwise. Passed back in AttemptOutcome so
+  // recording need not look it up.
+  int next_attempt_number = 0;
 };
 
 struct ClaimRequest {
@@ -82,6 +86,7 @@ struct AttemptOutcome {
   std::string webhook_id;
   std::string owner;                      // must still hold the lease
   Attempt attempt;
+  int attempt_number = 0;                 // ClaimedBatch::next_attempt_number; 0: the store counts
   BatchState new_state = BatchState::kPending;
   std::optional<int64_t> next_attempt_at_ms;  // when new_state is pending
   std::string disable_reason;             // non-empty: disable the webhook (410)

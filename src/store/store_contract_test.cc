@@ -193,6 +193,7 @@ class StoreScene {
     o.batch_id = c.batch.id;
     o.webhook_id = c.webhook.id;
     o.owner = owner;
+    o.attempt_number = c.next_attempt_number;
     o.attempt = {at, status, 5, status >= 200 && status < 300 ? "" : "HTTP " + std::to_string(status), "body"};
     o.new_state = state;
     o.next_attempt_at_ms = next;
