@@ -120,7 +120,11 @@ struct Transfer {
   int64_t started_ms = 0;
   int64_t deadline_ms = 0;  // also bounds time spent waiting for a connection slot
   CURL* easy = nullptr;
-  curl_slist* headers = nullptr;
+  // The request's own header lines, NUL-separated, and the list curl reads:
+  // a node for each, ending in the headers every request has (no
+  // allocation a header, and none by curl for the User-Agent).
+  std::string header_text;
+  std::vector<curl_slist> header_nodes;
   char error_buffer[CURL_ERROR_SIZE] = {};
   TransportResult result;
   bool body_capped = false;    // we stopped reading at max_response_bytes
@@ -128,8 +132,30 @@ struct Transfer {
   bool answer_headers_ended = false;  // the blank line after a final (non-1xx) status
   int permitted_sockets = 0;   // sockets the guard let us open
   std::string blocked;         // why the guard refused the first refused address
+};
 
-  ~Transfer() { curl_slist_free_all(headers); }
+// The header lines every request ends with, made once: Content-Type,
+// "Expect:" (without it curl sends "Expect: 100-continue" for larger bodies
+// and waits up to a second for receivers that ignore it) and the
+// User-Agent, unless the request has its own.
+class CommonHeaders {
+ public:
+  explicit CommonHeaders(const std::string& user_agent)
+      : content_type_("Content-Type: application/json"), expect_("Expect:"), user_agent_("User-Agent: " + user_agent) {
+    with_agent_[0] = {content_type_.data(), &with_agent_[1]};
+    with_agent_[1] = {expect_.data(), &with_agent_[2]};
+    with_agent_[2] = {user_agent_.data(), nullptr};
+    without_agent_[0] = {content_type_.data(), &without_agent_[1]};
+    without_agent_[1] = {expect_.data(), nullptr};
+  }
+  CommonHeaders(const CommonHeaders&) = delete;
+  CommonHeaders& operator=(const CommonHeaders&) = delete;
+  curl_slist* list(bool with_agent) { return with_agent ? with_agent_ : without_agent_; }
+
+ private:
+  std::string content_type_, expect_, user_agent_;
+  curl_slist with_agent_[3];
+  curl_slist without_agent_[2];
 };
 
 size_t on_body(char* data, size_t size, size_t count, void* user) {
@@ -199,12 +225,11 @@ curl_socket_t open_socket(void* user, curlsocktype purpose, curl_sockaddr* addre
 // handle is reused for the next request without curl_easy_reset, which
 // freed and made again what these allocate: measured ~3,400 instructions a
 // request, plus the setopt calls). False if curl refused one.
-bool configure_handle(CURL* e, const CurlTransportOptions& o) {
+bool configure_handle(CURL* e) {
   int bad = 0;
   auto set = [&](CURLoption opt, auto value) { bad += curl_easy_setopt(e, opt, value) != CURLE_OK; };
   set(CURLOPT_PROTOCOLS_STR, "http,https");
   set(CURLOPT_POST, 1L);
-  set(CURLOPT_USERAGENT, o.user_agent.c_str());
   set(CURLOPT_FOLLOWLOCATION, 0L);
   set(CURLOPT_PROXY, "");  // never a proxy from the environment: it would bypass the guard
   set(CURLOPT_NOSIGNAL, 1L);
@@ -218,24 +243,35 @@ bool configure_handle(CURL* e, const CurlTransportOptions& o) {
 // Sets every option that belongs to one request, each of them every time, so
 // nothing of the previous request on this handle stays. False if curl
 // refused one, which the caller reports as kOther.
-bool configure(Transfer& t) {
+bool configure(Transfer& t, CommonHeaders& common) {
   const OutgoingRequest& q = t.request;
-  t.headers = curl_slist_append(t.headers, "Content-Type: application/json");
-  // Without this curl sends "Expect: 100-continue" for larger bodies and
-  // waits up to a second for receivers that ignore it.
-  t.headers = curl_slist_append(t.headers, "Expect:");
-  std::string line;
+  size_t bytes = 0;
+  bool own_agent = false;
   for (const auto& [name, value] : q.headers) {
-    // "Name;" is curl's spelling of a header with an empty value.
-    line.assign(name);
-    if (value.empty()) {
-      line += ';';
-    } else {
-      line += ": ";
-      line += value;
-    }
-    t.headers = curl_slist_append(t.headers, line.c_str());
+    bytes += name.size() + value.size() + 3;
+    own_agent |= strcasecmp(name.c_str(), "User-Agent") == 0;
   }
+  t.header_text.clear();
+  t.header_text.reserve(bytes);
+  for (const auto& [name, value] : q.headers) {
+    t.header_text += name;
+    // "Name;" is curl's spelling of a header with an empty value.
+    if (value.empty()) {
+      t.header_text += ';';
+    } else {
+      t.header_text += ": ";
+      t.header_text += value;
+    }
+    t.header_text += '\0';
+  }
+  t.header_nodes.resize(q.headers.size());
+  char* line = t.header_text.data();
+  for (size_t i = 0; i < t.header_nodes.size(); ++i) {
+    t.header_nodes[i].data = line;
+    t.header_nodes[i].next = i + 1 < t.header_nodes.size() ? &t.header_nodes[i + 1] : common.list(!own_agent);
+    line += std::strlen(line) + 1;
+  }
+  curl_slist* headers = t.header_nodes.empty() ? common.list(!own_agent) : t.header_nodes.data();
   CURL* e = t.easy;
   int bad = 0;
   auto set = [&](CURLoption opt, auto value) { bad += curl_easy_setopt(e, opt, value) != CURLE_OK; };
@@ -243,7 +279,7 @@ bool configure(Transfer& t) {
   set(CURLOPT_URL, q.url.c_str());
   set(CURLOPT_POSTFIELDS, q.body.data());
   set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(q.body.size()));
-  set(CURLOPT_HTTPHEADER, t.headers);
+  set(CURLOPT_HTTPHEADER, headers);
   // At least 1 ms: curl reads 0 as "no timeout".
   set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::max<int64_t>(q.connect_timeout_ms, 1)));
   set(CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(q.total_timeout_ms, 1)));
@@ -404,7 +440,7 @@ class CurlTransport final : public Transport {
       }
     }
     t->easy = acquire_easy();
-    if (t->easy == nullptr || !configure(*t) || curl_multi_add_handle(multi_, t->easy) != CURLM_OK) {
+    if (t->easy == nullptr || !configure(*t, common_headers_) || curl_multi_add_handle(multi_, t->easy) != CURLM_OK) {
       release_easy(t->easy);
       complete(t->done, failure(TransportErrorKind::kOther, "could not set up the request", t->started_ms));
       return;
@@ -475,7 +511,7 @@ class CurlTransport final : public Transport {
   CURL* acquire_easy() {
     if (idle_.empty()) {
       CURL* e = curl_easy_init();
-      if (e != nullptr && !configure_handle(e, options_)) {
+      if (e != nullptr && !configure_handle(e)) {
         curl_easy_cleanup(e);
         return nullptr;
       }
@@ -502,6 +538,7 @@ class CurlTransport final : public Transport {
   }
 
   const CurlTransportOptions options_;
+  CommonHeaders common_headers_{options_.user_agent};
   CURLM* multi_ = nullptr;
   std::thread thread_;
   std::thread::id loop_thread_id_;

@@ -387,6 +387,17 @@ TEST(CurlTransport, DefaultUserAgentNamesTheVersion) {
   EXPECT_EQ(rx.requests().at(0).headers["user-agent"], "growhook/" GROWHOOK_VERSION);
 }
 
+TEST(CurlTransport, ARequestsOwnUserAgentReplacesTheDefault) {
+  TestReceiver rx(answering(200, ""));
+  auto t = make_curl_transport(loopback_options());
+  auto request = post(rx.url());
+  request.headers = {{"user-agent", "custom/1"}};
+  ASSERT_EQ(send_and_wait(*t, request).status_code, 200);
+  // The receiver keeps the last of repeated headers: ours would come last.
+  EXPECT_EQ(rx.requests().at(0).headers["user-agent"], "custom/1");
+  EXPECT_EQ(rx.requests().at(0).headers["content-type"], "application/json");
+}
+
 TEST(CurlTransport, SequentialRequestsReuseTheConnection) {
   TestReceiver rx(answering(200, "ok"));
   auto t = make_curl_transport(loopback_options());
