@@ -13,6 +13,7 @@
 
 #include "common/ids.h"
 #include "store/codec.h"
+#include "store/sqlite_checkpointer.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_schema.h"
 
@@ -110,6 +111,7 @@ class SqliteStore final : public Store {
   SqliteStore(std::string path, int lock_fd, std::unique_ptr<Db> writer)
       : path_(std::move(path)), lock_fd_(lock_fd), writer_(std::move(writer)) {}
   ~SqliteStore() override {
+    checkpointer_.reset();  // before the writer it hooks
     readers_.clear();
     writer_.reset();
     if (lock_fd_ >= 0) ::close(lock_fd_);
@@ -118,6 +120,17 @@ class SqliteStore final : public Store {
   Status migrate() {
     std::lock_guard lock(write_mu_);
     return apply_sqlite_migrations(*writer_);
+  }
+
+  // Checkpoints from now on run on a thread of their own (see
+  // sqlite_checkpointer.h), not inside the delivery loop's or ingestion's
+  // commits.
+  Status start_checkpointer() {
+    std::lock_guard lock(write_mu_);
+    auto c = sqlite::Checkpointer::start(path_, writer_->raw());
+    if (!c.ok()) return c.error();
+    checkpointer_ = std::move(*c);
+    return ok_status();
   }
 
   // ---- meta ----
@@ -951,6 +964,7 @@ class SqliteStore final : public Store {
   std::unordered_set<std::string> known_accounts_;  // guarded by write_mu_
   std::mutex read_mu_;
   std::vector<std::unique_ptr<Db>> readers_;
+  std::unique_ptr<sqlite::Checkpointer> checkpointer_;
 };
 
 // The database holds the webhooks' signing secrets and their receivers'
@@ -997,6 +1011,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir) {
   }
   auto store = std::make_unique<SqliteStore>(path, fd, std::move(*db));
   if (auto s = store->migrate(); !s.ok()) return s.error();
+  if (auto s = store->start_checkpointer(); !s.ok()) return s.error();
   return std::unique_ptr<Store>(std::move(store));
 }
 
