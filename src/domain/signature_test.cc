@@ -116,6 +116,18 @@ TEST(Signature, DifferentSecretsGiveDifferentSignatures) {
   EXPECT_NE(sign_message(secret_of(32, 'a'), "msg_1", 1, "{}"), sign_message(secret_of(32, 'b'), "msg_1", 1, "{}"));
 }
 
+TEST(Signature, SecretsTakenInTurnEachSignWithTheirOwnKey) {
+  // The last decoded key is kept per thread: switching back and forth, and
+  // through an invalid secret, must never sign with the wrong one.
+  const std::string a = secret_of(32, 'a'), b = secret_of(32, 'b');
+  const std::string first = sign_message(a, "msg_1", 1, "{}");
+  const std::string with_b = sign_message(b, "msg_1", 1, "{}");
+  EXPECT_EQ(sign_message("not-a-secret", "msg_1", 1, "{}"), "");
+  EXPECT_EQ(sign_message(a, "msg_1", 1, "{}"), first);
+  EXPECT_EQ(sign_message(b, "msg_1", 1, "{}"), with_b);
+  EXPECT_NE(first, with_b);
+}
+
 TEST(Signature, AnInvalidSecretSignsNothing) {
   EXPECT_EQ(sign_message("not-a-secret", "msg_1", 1, "{}"), "");
   EXPECT_EQ(sign_message(secret_of(8), "msg_1", 1, "{}"), "");
