@@ -47,6 +47,21 @@ def rss_mib(pid):
     return 0
 
 
+def thread_cpu_s(pid):
+    """CPU seconds (user + system) of each thread of pid, by thread name."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        name = st[st.index("(") + 1:st.rindex(")")]
+        fields = st[st.rindex(")") + 2:].split()
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def drain(batch, fanout, n, extra=()):
     rx = ReceiverProc()
     data_dir = tempfile.mkdtemp(prefix="gh-drain-")
@@ -74,6 +89,9 @@ def drain(batch, fanout, n, extra=()):
         time.sleep(0.2)
     elapsed = time.time() - start
     stats = rx.stats()
+    # CPU a delivered event, by thread, and the receiver's.
+    cpu = {k: v * 1e6 / want for k, v in thread_cpu_s(g.proc.pid).items() if v * 1e6 / want >= 0.5}
+    cpu["receiver"] = sum(thread_cpu_s(rx.proc.pid).values()) * 1e6 / want
     g.stop()
     rx.stop()
     # The delivery rate: events over the time they were arriving (from the
@@ -83,7 +101,7 @@ def drain(batch, fanout, n, extra=()):
     span_s = (stats["last_us"] - stats["first_us"]) / 1e6
     rate = (stats["events"] - stats["first_events"]) / span_s if span_s > 0 else want / elapsed
     wall_s = stats["last_us"] / 1e6 - start if stats["last_us"] else elapsed
-    return rate, peak, stats["requests"], ingest_s, want / wall_s
+    return rate, peak, stats["requests"], ingest_s, want / wall_s, cpu
 
 
 def latency(rate, seconds):
@@ -153,7 +171,7 @@ def main():
         for _ in range(args.runs if n <= 200_000 else 1):
             # One webhook: as many requests in flight to it as wrk had connections.
             extra = ("--per-webhook-in-flight", "64") if fanout == 1 else ()
-            rate, peak, reqs, ingest_s, wall = drain(batch, fanout, n, extra)
+            rate, peak, reqs, ingest_s, wall, cpu = drain(batch, fanout, n, extra)
             rates.append(rate)
             walls.append(wall)
             peaks.append(peak)
@@ -164,6 +182,7 @@ def main():
         if batch == 1:
             line += f", ratio to raw libcurl POST rate {r / raw:.2f}, to wrk {r / median(wrks):.2f}"
         print(line + f" runs={[round(x) for x in rates]}")
+        print("  CPU µs an event, last run: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(cpu.items(), key=lambda x: -x[1])))
 
     # 3. Latency at 1,000 events/s offered.
     got, p50, p99, mx = latency(1000, 15)
