@@ -264,14 +264,19 @@ bool configure(Transfer& t, CommonHeaders& common) {
     }
     t.header_text += '\0';
   }
+  // Linked back to front: each line (NUL-free, see header_is_safe) before
+  // the list that follows it.
+  curl_slist* headers = common.list(!own_agent);
   t.header_nodes.resize(q.headers.size());
   char* line = t.header_text.data();
-  for (size_t i = 0; i < t.header_nodes.size(); ++i) {
-    t.header_nodes[i].data = line;
-    t.header_nodes[i].next = i + 1 < t.header_nodes.size() ? &t.header_nodes[i + 1] : common.list(!own_agent);
+  for (auto& node : t.header_nodes) {
+    node.data = line;
     line += std::strlen(line) + 1;
   }
-  curl_slist* headers = t.header_nodes.empty() ? common.list(!own_agent) : t.header_nodes.data();
+  for (auto it = t.header_nodes.rbegin(); it != t.header_nodes.rend(); ++it) {
+    it->next = headers;
+    headers = &*it;
+  }
   CURL* e = t.easy;
   int bad = 0;
   auto set = [&](CURLoption opt, auto value) { bad += curl_easy_setopt(e, opt, value) != CURLE_OK; };

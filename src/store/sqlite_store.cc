@@ -505,7 +505,7 @@ class SqliteStore final : public Store {
       int events_deleted = 0;
       for (const auto& [account, head] : accounts) {
         if (events_deleted >= limit) break;
-        int64_t upto = head;
+        int64_t upto;
         {
           GH_STMT(q, db,
                   "SELECT min(coalesce((SELECT min(cursor) FROM webhooks WHERE account_id = $1), $2), "
