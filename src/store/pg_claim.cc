@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "common/ids.h"
+#include "domain/batching.h"
 #include "store/codec.h"
 #include "store/pg_rows.h"
 
@@ -74,57 +75,34 @@ Status claim_due(Conn& c, const ClaimRequest& req, Busy& busy, std::vector<Claim
   return ok_status();
 }
 
-struct EventRow {
-  int64_t seq, occurred, created;
-  std::string body;
-};
-
 // Cuts up to `count` batches from the webhook's events after cursor
-// (updated), each up to the webhook's batch size and batch_byte_cap, in
-// three statements whatever the count: the events, the cursor, the batches.
-// None when none of its types is pending: the cursor then moves to head, as
-// it does when every pending event of its types went into the batches.
+// (updated) by the batching rule (domain/batching.h), in three statements
+// whatever the count: the events, the cursor, the batches. None when none
+// of its types is pending: the cursor then moves to head, as it does when
+// every pending event of its types went into the batches.
 Result<std::vector<ClaimedBatch>> cut_batches(Conn& c, const ClaimRequest& req, const Webhook& w, int64_t& cursor,
                                               int64_t head, int count) {
   std::vector<ClaimedBatch> out;
-  const int64_t limit = static_cast<int64_t>(count) * w.batch_max_events;
+  const BatchLimits limits = batch_limits(w, req.max_batch_bytes, count);
+  const int64_t limit = events_to_read(limits);
   GH_PG_ASSIGN(r, c.exec("SELECT seq, occurred_at, created_at, body FROM events WHERE account_id = $1::text AND "
                          "seq > $2::bigint AND seq <= $3::bigint AND (type & $4::smallint) <> 0 "
                          "ORDER BY seq LIMIT $5::bigint",
                          Params().add(w.account_id).add(cursor).add(head).add(static_cast<int>(w.event_types))
                              .add(limit)));
-  // Rows into batches, in seq order: a batch ends at the batch size, or
-  // before a row that would take it past the byte cap (a batch always takes
-  // its first row).
-  std::vector<std::vector<EventRow>> cuts;
-  const size_t max_bytes = batch_byte_cap(w, req);
-  size_t bytes = 0;
-  int taken = 0;
-  for (int i = 0; i < r->rows(); ++i) {
-    size_t len = r->text(i, 3).size() + 1;
-    bool fits = !cuts.empty() && static_cast<int>(cuts.back().size()) < w.batch_max_events &&
-                bytes + len <= max_bytes;
-    if (!fits) {
-      if (static_cast<int>(cuts.size()) == count) break;
-      cuts.emplace_back();
-      bytes = 2;
-    }
-    bytes += len;
-    cuts.back().push_back({r->i64(i, 0), r->i64(i, 1), r->i64(i, 2), r->str(i, 3)});
-    ++taken;
-  }
-  // Every pending event of the webhook's types is in a batch now when the
-  // query gave fewer than it could and all of them were taken.
-  const bool exhausted = r->rows() < limit && taken == r->rows();
-  int64_t first = cursor + 1;
-  cursor = exhausted ? head : cuts.back().back().seq;
+  std::vector<PendingEvent> rows;
+  rows.reserve(r->rows());
+  for (int i = 0; i < r->rows(); ++i) rows.push_back({r->i64(i, 0), r->i64(i, 1), r->i64(i, 2), r->str(i, 3)});
+  // Fewer rows than asked: nothing more of its types up to head.
+  Packing packed = pack_batches(rows, cursor, head, r->rows() < limit, limits);
+  cursor = packed.position;
   GH_PG_ASSIGN(u, c.exec("UPDATE webhooks SET cursor = $2::bigint WHERE id = $1::text",
                          Params().add(w.id).add(cursor)));
-  if (cuts.empty()) return out;
+  if (packed.batches.empty()) return out;
 
   std::vector<std::string> ids;
   std::vector<int64_t> firsts, lasts, counts;
-  for (auto& rows : cuts) {
+  for (auto& cut : packed.batches) {
     ClaimedBatch cb;
     cb.webhook = w;
     Batch& b = cb.batch;
@@ -132,24 +110,15 @@ Result<std::vector<ClaimedBatch>> cut_batches(Conn& c, const ClaimRequest& req, 
     b.webhook_id = w.id;
     b.account_id = w.account_id;
     b.state = BatchState::kPending;
-    b.event_count = static_cast<int>(rows.size());
+    b.event_count = cut.event_count;
     b.created_at_ms = req.now_ms;
     b.next_attempt_at_ms = req.now_ms;
     ids.push_back(b.id);
-    firsts.push_back(first);
-    lasts.push_back(rows.back().seq);
+    firsts.push_back(cut.first_seq);
+    lasts.push_back(cut.last_seq);
     counts.push_back(b.event_count);
-    first = rows.back().seq + 1;
-
-    std::stable_sort(rows.begin(), rows.end(),
-                     [](const EventRow& x, const EventRow& y) { return x.occurred < y.occurred; });
-    EventsJsonBuilder json;
-    cb.oldest_event_created_ms = rows.front().created;
-    for (const auto& e : rows) {
-      json.add(e.body);
-      cb.oldest_event_created_ms = std::min(cb.oldest_event_created_ms, e.created);
-    }
-    cb.events_json = std::move(json).finish();
+    cb.oldest_event_created_ms = cut.oldest_created_at_ms;
+    cb.events_json = std::move(cut.events_json);
     out.push_back(std::move(cb));
   }
   GH_PG_ASSIGN(ins, c.exec("INSERT INTO batches(id, webhook_id, account_id, state, first_seq, last_seq, type_mask, "

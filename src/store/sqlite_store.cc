@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "common/ids.h"
+#include "domain/batching.h"
 #include "store/codec.h"
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_db.h"
@@ -782,15 +783,13 @@ class SqliteStore final : public Store {
   }
 
   // Cuts up to `room` batches from the webhook's pending events after
-  // cursor, with one read of the events and one move of the cursor.
+  // cursor (domain/batching.h), with one read of the events and one move of
+  // the cursor.
   Status cut_batches(Db& db, const ClaimRequest& req, const Webhook& w, int64_t cursor, int64_t head, int room,
                      std::vector<ClaimedBatch>& out) {
-    struct Row {
-      int64_t seq, occurred, created;
-      std::string body;
-    };
-    std::vector<Row> rows;
-    const int64_t limit = static_cast<int64_t>(room) * w.batch_max_events;
+    const BatchLimits limits = batch_limits(w, req.max_batch_bytes, room);
+    const int64_t limit = events_to_read(limits);
+    std::vector<PendingEvent> rows;
     {
       GH_STMT(s, db,
               "SELECT seq, occurred_at, created_at, body FROM events WHERE account_id = $1 AND seq > $2 AND "
@@ -800,42 +799,26 @@ class SqliteStore final : public Store {
       while (s->step() == SQLITE_ROW) rows.push_back({s->i64(0), s->i64(1), s->i64(2), s->str(3)});
     }
     // Fewer rows than asked: nothing more of its types up to head.
-    int64_t new_cursor = static_cast<int64_t>(rows.size()) < limit ? head : rows.back().seq;
-    const size_t max_bytes = batch_byte_cap(w, req);
-    size_t i = 0;
-    int64_t first = cursor + 1;
-    for (int b = 0; b < room && i < rows.size(); ++b) {
-      size_t begin = i, bytes = 2;
-      while (i < rows.size() && static_cast<int>(i - begin) < w.batch_max_events &&
-             (i == begin || bytes + rows[i].body.size() + 1 <= max_bytes)) {
-        bytes += rows[i].body.size() + 1;
-        ++i;
-      }
-      int64_t last = rows[i - 1].seq;
-      auto c = insert_batch(db, req, w, first, last, std::span<Row>(rows.data() + begin, i - begin));
+    Packing packed = pack_batches(rows, cursor, head, static_cast<int64_t>(rows.size()) < limit, limits);
+    for (auto& b : packed.batches) {
+      auto c = insert_batch(db, req, w, b);
       if (!c.ok()) return c.error();
       out.push_back(std::move(*c));
-      first = last + 1;
     }
-    // Out of room: the rest stays pending. (insert_batch reorders the rows
-    // it took by occurred_at, so the cut is remembered as `first`.)
-    if (i < rows.size()) new_cursor = first - 1;
     GH_STMT(u, db, "UPDATE webhooks SET cursor = $2 WHERE id = $1");
-    u->bind(1, w.id).bind(2, new_cursor);
+    u->bind(1, w.id).bind(2, packed.position);
     return done(db, u->step(), "advance cursor");
   }
 
-  // Inserts one leased batch of rows (ordered by seq) covering first..last.
-  template <class Row>
-  Result<ClaimedBatch> insert_batch(Db& db, const ClaimRequest& req, const Webhook& w, int64_t first, int64_t last,
-                                    std::span<Row> rows) {
+  // Inserts one leased batch, as cut.
+  Result<ClaimedBatch> insert_batch(Db& db, const ClaimRequest& req, const Webhook& w, CutBatch& cut) {
     ClaimedBatch c;
     c.webhook = w;
     c.batch.id = new_id("bat", req.now_ms);
     c.batch.webhook_id = w.id;
     c.batch.account_id = w.account_id;
     c.batch.state = BatchState::kPending;
-    c.batch.event_count = static_cast<int>(rows.size());
+    c.batch.event_count = cut.event_count;
     c.batch.created_at_ms = req.now_ms;
     c.batch.next_attempt_at_ms = req.now_ms;
     c.next_attempt_number = 1;
@@ -843,19 +826,12 @@ class SqliteStore final : public Store {
             "INSERT INTO batches(id, webhook_id, account_id, state, first_seq, last_seq, type_mask, event_count, "
             "created_at, updated_at, next_attempt_at, cycle_attempts, lease_owner, lease_until) "
             "VALUES($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $8, $8, 0, $9, $10)");
-    ins->bind(1, c.batch.id).bind(2, w.id).bind(3, w.account_id).bind(4, first).bind(5, last);
+    ins->bind(1, c.batch.id).bind(2, w.id).bind(3, w.account_id).bind(4, cut.first_seq).bind(5, cut.last_seq);
     ins->bind(6, static_cast<int>(w.event_types)).bind(7, c.batch.event_count).bind(8, req.now_ms);
     ins->bind(9, req.owner).bind(10, req.now_ms + req.lease_ms);
     GH_RETURN_IF_ERROR(done(db, ins->step(), "insert batch"));
-
-    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.occurred < b.occurred; });
-    EventsJsonBuilder json;
-    c.oldest_event_created_ms = rows.front().created;
-    for (const auto& r : rows) {
-      json.add(r.body);
-      c.oldest_event_created_ms = std::min(c.oldest_event_created_ms, r.created);
-    }
-    c.events_json = std::move(json).finish();
+    c.oldest_event_created_ms = cut.oldest_created_at_ms;
+    c.events_json = std::move(cut.events_json);
     return c;
   }
 

@@ -68,17 +68,10 @@ struct ClaimRequest {
     auto it = webhook_limits.find(webhook_id);
     return it == webhook_limits.end() ? per_webhook_limit : it->second;
   }
-  size_t max_batch_bytes = 1 << 20;  // caps every webhook's batch_max_bytes
+  size_t max_batch_bytes = 1 << 20;  // caps every webhook's batch_max_bytes (domain/batching.h)
   // Batches already in flight on this node, by webhook id.
   std::unordered_map<std::string, int> in_flight;
 };
-
-// The most bytes of events JSON ("[a,b]") in a batch cut for w: its
-// batch_max_bytes, never more than the node's max_batch_bytes. A batch takes
-// its first event whatever its size.
-inline size_t batch_byte_cap(const Webhook& w, const ClaimRequest& req) {
-  return std::min(static_cast<size_t>(w.batch_max_bytes), req.max_batch_bytes);
-}
 
 // What became of one attempt, and what the retry policy decided.
 struct AttemptOutcome {
