@@ -6,8 +6,9 @@
 namespace growhook {
 namespace {
 
-// The JSON array of one batch's events, ordered by occurred_at (stable).
-std::string events_json(std::span<const PendingEvent> events) {
+}  // namespace
+
+std::string batch_events_json(std::span<const PendingEvent> events) {
   size_t size = 2;
   for (const auto& e : events) size += e.body.size() + 1;
   std::string out;
@@ -29,6 +30,15 @@ std::string events_json(std::span<const PendingEvent> events) {
   out += ']';
   return out;
 }
+
+int64_t oldest_created_at_ms(std::span<const PendingEvent> events) {
+  if (events.empty()) return 0;
+  int64_t oldest = events.front().created_at_ms;
+  for (const auto& e : events) oldest = std::min(oldest, e.created_at_ms);
+  return oldest;
+}
+
+namespace {
 
 // How many events from the start of `events` go into one batch: up to
 // max_events, and no more bytes than max_bytes unless it is the first.
@@ -63,9 +73,8 @@ Packing pack_batches(std::span<const PendingEvent> events, int64_t position, int
     b.first_seq = out.position + 1;
     b.last_seq = part.back().seq;
     b.event_count = static_cast<int>(part.size());
-    b.events_json = events_json(part);
-    b.oldest_created_at_ms = part.front().created_at_ms;
-    for (const auto& e : part) b.oldest_created_at_ms = std::min(b.oldest_created_at_ms, e.created_at_ms);
+    b.events_json = batch_events_json(part);
+    b.oldest_created_at_ms = oldest_created_at_ms(part);
     out.position = b.last_seq;
     out.batches.push_back(std::move(b));
     i += part.size();

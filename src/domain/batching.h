@@ -64,6 +64,13 @@ struct Packing {
   int64_t position = 0;
 };
 
+// A batch's events as the JSON array a receiver gets, "[a,b,…]": `events`
+// (log order) ordered by occurred_at, those that occurred at the same time
+// in log order. The stores rebuild a batch they cut earlier with it too.
+std::string batch_events_json(std::span<const PendingEvent> events);
+// The earliest ingestion time among events (0 when there are none).
+int64_t oldest_created_at_ms(std::span<const PendingEvent> events);
+
 // Packs `events` (seq order, all after `position` and up to `head`, only the
 // webhook's types) into batches. `complete` says that events are every
 // pending event of the webhook's types up to head (the store's read gave

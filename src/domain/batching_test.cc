@@ -84,6 +84,14 @@ TEST(Batching, NothingOfItsTypesPendingMovesThePositionToHead) {
   EXPECT_EQ(q.position, 12);
 }
 
+TEST(Batching, ABatchReadAgainHasTheSameJsonAsWhenItWasCut) {
+  auto evs = events(1, 3, 1, {20, 10, 10});
+  EXPECT_EQ(batch_events_json(evs), "[b,c,a]");
+  EXPECT_EQ(oldest_created_at_ms(evs), 1001);
+  EXPECT_EQ(batch_events_json({}), "[]");
+  EXPECT_EQ(oldest_created_at_ms({}), 0);
+}
+
 TEST(Batching, LimitsComeFromTheWebhookWithinTheNodesCap) {
   Webhook w;
   w.batch_max_events = 7;

@@ -1,5 +1,6 @@
 #include "store/pg_rows.h"
 
+#include "domain/batching.h"
 #include "store/codec.h"
 
 namespace growhook::pg {
@@ -64,17 +65,14 @@ Result<Webhook> load_webhook(Conn& c, const std::string& account_id, const std::
 
 Result<std::string> batch_events(Conn& c, const std::string& account_id, int64_t first_seq, int64_t last_seq,
                                  int64_t type_mask, int64_t* oldest_created) {
-  GH_PG_ASSIGN(r, c.exec("SELECT body, created_at FROM events WHERE account_id = $1::text AND seq >= $2::bigint "
-                         "AND seq <= $3::bigint AND (type & $4::smallint) <> 0 ORDER BY occurred_at, seq",
+  GH_PG_ASSIGN(r, c.exec("SELECT seq, occurred_at, created_at, body FROM events WHERE account_id = $1::text AND "
+                         "seq >= $2::bigint AND seq <= $3::bigint AND (type & $4::smallint) <> 0 ORDER BY seq",
                          Params().add(account_id).add(first_seq).add(last_seq).add(type_mask)));
-  EventsJsonBuilder json;
-  *oldest_created = 0;
-  for (int i = 0; i < r->rows(); ++i) {
-    json.add(r->text(i, 0));
-    int64_t created = r->i64(i, 1);
-    if (*oldest_created == 0 || created < *oldest_created) *oldest_created = created;
-  }
-  return std::move(json).finish();
+  std::vector<PendingEvent> rows;
+  rows.reserve(r->rows());
+  for (int i = 0; i < r->rows(); ++i) rows.push_back({r->i64(i, 0), r->i64(i, 1), r->i64(i, 2), r->str(i, 3)});
+  *oldest_created = oldest_created_at_ms(rows);
+  return batch_events_json(rows);
 }
 
 Status notify_work(Conn& c) {

@@ -79,8 +79,8 @@ Batch batch_from_row(const PgResult& r, int row, int col = 0);
 // The webhook id of account_id (any account when account_id is empty).
 Result<Webhook> load_webhook(Conn& c, const std::string& account_id, const std::string& id);
 
-// A batch's events as the JSON array a receiver gets, ordered by
-// occurred_at; *oldest_created is the earliest ingestion time among them.
+// A batch's events as the JSON array a receiver gets (batch_events_json of
+// domain/batching.h); *oldest_created is the earliest ingestion among them.
 Result<std::string> batch_events(Conn& c, const std::string& account_id, int64_t first_seq, int64_t last_seq,
                                  int64_t type_mask, int64_t* oldest_created);
 

@@ -835,22 +835,19 @@ class SqliteStore final : public Store {
     return c;
   }
 
+  // A batch's events, in the order and shape of domain/batching.h.
   static Result<std::string> batch_events(Db& db, const std::string& account_id, int64_t first, int64_t last,
                                           int64_t mask, int64_t* oldest_created) {
     GH_STMT(s, db,
-            "SELECT body, created_at FROM events WHERE account_id = $1 AND seq >= $2 AND seq <= $3 AND "
-            "(type & $4) != 0 ORDER BY occurred_at, seq");
+            "SELECT seq, occurred_at, created_at, body FROM events WHERE account_id = $1 AND seq >= $2 AND "
+            "seq <= $3 AND (type & $4) != 0 ORDER BY seq");
     s->bind(1, account_id).bind(2, first).bind(3, last).bind(4, mask);
-    EventsJsonBuilder json;
+    std::vector<PendingEvent> rows;
     int rc;
-    *oldest_created = 0;
-    while ((rc = s->step()) == SQLITE_ROW) {
-      json.add(s->text(0));
-      int64_t created = s->i64(1);
-      if (*oldest_created == 0 || created < *oldest_created) *oldest_created = created;
-    }
+    while ((rc = s->step()) == SQLITE_ROW) rows.push_back({s->i64(0), s->i64(1), s->i64(2), s->str(3)});
     if (rc != SQLITE_DONE) return db.error(rc, "batch events");
-    return std::move(json).finish();
+    *oldest_created = oldest_created_at_ms(rows);
+    return batch_events_json(rows);
   }
 
   static Batch batch_from_row(const Stmt& s) {
