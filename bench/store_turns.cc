@@ -46,9 +46,9 @@ int main(int argc, char** argv) {
     AppendRequest r{"acc_1", {}, now};
     for (int i = 0; i < 1000 && done < events; ++i, ++done) {
       IncomingEvent e;
-      e.id = "evt_" + std::to_string(done);
       e.occurred_at = "2024-09-26T00:08:18.161Z";
       e.data_json = sample_contact_json();
+      set_event_id(e, "evt_" + std::to_string(done));
       r.events.push_back(std::move(e));
     }
     if (!store.append_events(std::span<const AppendRequest>(&r, 1))[0].ok()) return 1;

@@ -75,8 +75,7 @@ void App::ingest(Request& req, const std::string& account_id, Responder respond)
   }
   int64_t now = clock_.now_ms();
   for (auto& e : parsed.events) {
-    if (e.id.empty()) e.id = new_id("evt", now);
-    e.message_json = event_json(e.id, e.type, e.occurred_at, e.data_json);
+    set_event_id(e, e.id.empty() ? new_id("evt", now) : std::move(e.id));
   }
   size_t count = parsed.events.size();
   AppendRequest request{account_id, std::move(parsed.events), now};

@@ -126,9 +126,9 @@ class EngineTest : public ::testing::Test {
   }
   void ingest(const std::string& id) {
     IncomingEvent e;
-    e.id = id;
     e.occurred_at = "2024-09-26T00:08:18.161Z";
     e.data_json = sample_contact_json();
+    set_event_id(e, id);
     AppendRequest r{"acc_1", {e}, clock_.now_ms()};
     auto out = store_->append_events(std::span<const AppendRequest>(&r, 1));
     ASSERT_TRUE(out[0].ok());

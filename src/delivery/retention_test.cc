@@ -41,9 +41,9 @@ class RetentionTest : public ::testing::Test {
     AppendRequest r{"acc_1", {}, clock_.now_ms()};
     for (int i = 0; i < n; ++i) {
       IncomingEvent e;
-      e.id = new_id("evt", clock_.now_ms());
       e.occurred_at = "2024-09-26T00:08:18.161Z";
       e.data_json = sample_contact_json();
+      set_event_id(e, new_id("evt", clock_.now_ms()));
       r.events.push_back(e);
     }
     ASSERT_TRUE(store_->append_events(std::span<const AppendRequest>(&r, 1))[0].ok());

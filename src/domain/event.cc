@@ -518,6 +518,11 @@ std::string event_json(std::string_view id, EventType type, std::string_view occ
   return out;
 }
 
+void set_event_id(IncomingEvent& e, std::string id) {
+  e.id = std::move(id);
+  e.message_json = event_json(e.id, e.type, e.occurred_at, e.data_json);
+}
+
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';

@@ -33,11 +33,15 @@ struct IncomingEvent {
   // order of the SPEC's table, absent keys written as null. Strings are
   // re-escaped canonically; TIMESTAMP values are canonical.
   std::string data_json;
-  // The event as a message carries it (event_json below). Ingestion builds it
-  // on the HTTP thread once the id is known, so the store's writer only
-  // copies it; empty means the store builds it.
+  // The event as a message carries it (event_json below), built once by
+  // set_event_id; the store keeps these bytes as they are.
   std::string message_json;
 };
+
+// Sets e's id and builds its message_json from it: the one place an
+// event's JSON is written. Ingestion calls it on the HTTP thread, so that
+// the store's writer only copies the bytes.
+void set_event_id(IncomingEvent& e, std::string id);
 
 // One problem found in a request. `path` names the place, e.g.
 // "events[3].contact.ecom_signups_count" (or "contact.source" for a single

@@ -594,6 +594,16 @@ TEST(EventJson, Layout) {
             R"({"id":"e\"2","type":"contact.unsubscribed","occurred_at":"t","data":{}})");
 }
 
+TEST(EventJson, SetEventIdBuildsTheMessageTheStoreKeeps) {
+  ParsedIngest p = parse_ingest_body(
+      R"({"type":"contact.unsubscribed","occurred_at":"2024-09-26T00:08:18.161Z","contact":{"msisdn":1}})");
+  ASSERT_EQ(p.events.size(), 1u);
+  IncomingEvent e = p.events[0];
+  set_event_id(e, "evt_9");
+  EXPECT_EQ(e.id, "evt_9");
+  EXPECT_EQ(e.message_json, event_json("evt_9", EventType::kUnsubscribed, "2024-09-26T00:08:18.161Z", e.data_json));
+}
+
 TEST(AppendJsonString, EscapesOnlyWhatJsonRequires) {
   static constexpr char kRaw[] = "a\"b\\c\b\f\n\r\t\x01\x1f\x00/\x7f\xc3\xa7";
   std::string out = "x";

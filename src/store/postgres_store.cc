@@ -519,10 +519,7 @@ class PostgresStore final : public Store, public WorkNotifier {
         types.push_back(static_cast<int64_t>(e.type));
         occurred.push_back(e.occurred_at_ms);
         created.push_back(req.now_ms);
-        // Ingestion built the message on the HTTP thread (IncomingEvent);
-        // only a caller that did not (tests) has it built here.
-        bodies.push_back(e.message_json.empty() ? event_json(e.id, e.type, e.occurred_at, e.data_json)
-                                                : e.message_json);
+        bodies.push_back(e.message_json);
       }
       out.emplace_back(std::move(o));
     }
@@ -591,9 +588,7 @@ class PostgresStore final : public Store, public WorkNotifier {
       ids.push_back(e.id);
       types.push_back(static_cast<int64_t>(e.type));
       occurred.push_back(e.occurred_at_ms);
-      // Ingestion built the message on the HTTP thread (IncomingEvent);
-      // only a caller that did not (tests) has it built here.
-      bodies.push_back(e.message_json.empty() ? event_json(e.id, e.type, e.occurred_at, e.data_json) : e.message_json);
+      bodies.push_back(e.message_json);
     }
     if (ids.empty()) return out;
     GH_PG_ASSIGN(r, c.exec("WITH h AS (SELECT head_seq FROM accounts WHERE id = $1::text), "

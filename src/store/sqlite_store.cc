@@ -677,11 +677,9 @@ class SqliteStore final : public Store {
     GH_STMT(ins, db,
             "INSERT INTO events(account_id, id, type, occurred_at, created_at, body) VALUES($1, $2, $3, $4, $5, $6) "
             "ON CONFLICT(account_id, id) DO NOTHING");
-    std::string body;
     for (const auto& e : req.events) {
-      if (e.message_json.empty()) body = event_json(e.id, e.type, e.occurred_at, e.data_json);
       ins->bind(1, req.account_id).bind(2, e.id).bind(3, static_cast<int>(e.type));
-      ins->bind(4, e.occurred_at_ms).bind(5, req.now_ms).bind(6, e.message_json.empty() ? body : e.message_json);
+      ins->bind(4, e.occurred_at_ms).bind(5, req.now_ms).bind(6, e.message_json);
       int rc = ins->step();
       if (rc != SQLITE_DONE) return db.error(rc, "insert event");
       out.stored += static_cast<int>(db.changes());

@@ -34,7 +34,7 @@ namespace growhook {
 // One ingestion request: its events were validated and have their ids.
 struct AppendRequest {
   std::string account_id;
-  std::vector<IncomingEvent> events;  // every id non-empty
+  std::vector<IncomingEvent> events;  // each with its id and message (set_event_id)
   int64_t now_ms = 0;
 };
 

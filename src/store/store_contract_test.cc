@@ -115,11 +115,11 @@ class TestDatabase {
 
 IncomingEvent event(const std::string& id, int64_t occurred_ms, EventType type = EventType::kSubscribed) {
   IncomingEvent e;
-  e.id = id;
   e.type = type;
   e.occurred_at_ms = occurred_ms;
   e.occurred_at = "2024-01-01T00:00:00.000Z";
   e.data_json = R"({"msisdn":5599999999999})";
+  set_event_id(e, id);
   return e;
 }
 
