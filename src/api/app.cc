@@ -36,9 +36,12 @@ Response method_not_allowed(const char* allowed) {
 
 }  // namespace
 
-App::App(Store& store, GroupCommitter& committer, Transport& transport, const Clock& clock, Metrics& metrics,
+App::App(AppStores stores, GroupCommitter& committer, Transport& transport, const Clock& clock, Metrics& metrics,
          DeliveryEngine* engine, std::string platform_token_hash, AppOptions options)
-    : store_(store),
+    : accounts_(stores.accounts),
+      webhooks_(stores.webhooks),
+      batches_(stores.batches),
+      maintenance_(stores.maintenance),
       committer_(committer),
       transport_(transport),
       clock_(clock),
@@ -61,7 +64,7 @@ Result<Account> App::account_for(const Request& req) {
     std::lock_guard lock(key_cache_mu_);
     if (auto it = key_cache_.find(hash); it != key_cache_.end()) return it->second;
   }
-  auto a = store_.account_by_key_hash(hash);
+  auto a = accounts_.account_by_key_hash(hash);
   if (!a.ok()) return a;
   std::lock_guard lock(key_cache_mu_);
   if (key_cache_.size() > 100'000) key_cache_.clear();

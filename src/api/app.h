@@ -31,9 +31,18 @@ struct AppOptions {
   bool serve_api = true;                // false on --role worker: only the ops routes
 };
 
+// The roles of the store that the routes use (store.h).
+struct AppStores {
+  Accounts& accounts;        // ingest_routes (accounts), app.cc (API keys)
+  Webhooks& webhooks;        // webhook_routes, batch_routes
+  Batches& batches;          // batch_routes
+  Maintenance& maintenance;  // ops_routes: /readyz, /metrics
+  static AppStores of(Store& s) { return {s, s, s, s}; }
+};
+
 class App {
  public:
-  App(Store& store, GroupCommitter& committer, Transport& transport, const Clock& clock, Metrics& metrics,
+  App(AppStores stores, GroupCommitter& committer, Transport& transport, const Clock& clock, Metrics& metrics,
       DeliveryEngine* engine, std::string platform_token_hash, AppOptions options);
 
   void handle(Request&& req, Responder respond);
@@ -75,7 +84,10 @@ class App {
   Response asset(const std::string& path);
 
   std::atomic<bool> draining_{false};
-  Store& store_;
+  Accounts& accounts_;
+  Webhooks& webhooks_;
+  Batches& batches_;
+  Maintenance& maintenance_;
   GroupCommitter& committer_;
   Transport& transport_;
   const Clock& clock_;

@@ -43,7 +43,7 @@ Response App::create_account(const Request& req) {
                    nlohmann::json::array({{{"field", "name"}, {"message", "must be 1 to 200 characters"}}}));
   Account a{new_id("acc", clock_.now_ms()), name, clock_.now_ms()};
   std::string key = "ghk_" + crypto::base64url_encode(crypto::random_bytes(32));
-  if (auto s = store_.create_account(a, crypto::sha256_hex(key)); !s.ok()) return problem_from(s.error());
+  if (auto s = accounts_.create_account(a, crypto::sha256_hex(key)); !s.ok()) return problem_from(s.error());
   spdlog::info("msg=\"account created\" account={}", a.id);
   return json_response(201, {{"id", a.id}, {"name", a.name}, {"api_key", key}});
 }

@@ -222,11 +222,11 @@ Response App::list_webhooks(const Account& a, const Request& req) {
     limit = std::atoi(l.c_str());
     if (limit < 1 || limit > 200) return problem(400, "limit: must be from 1 to 200");
   }
-  auto list = store_.list_webhooks(a.id, req.query_param("cursor"), limit);
+  auto list = webhooks_.list_webhooks(a.id, req.query_param("cursor"), limit);
   if (!list.ok()) return problem_from(list.error());
   std::vector<std::string> ids;
   for (const auto& w : *list) ids.push_back(w.id);
-  auto stats = store_.webhook_stats(a.id, ids);
+  auto stats = webhooks_.webhook_stats(a.id, ids);
   if (!stats.ok()) return problem_from(stats.error());
   json data = json::array();
   for (const auto& w : *list) data.push_back(webhook_json(w, &(*stats)[w.id]));
@@ -247,7 +247,7 @@ Response App::create_webhook(const Account& a, const Request& req) {
   w.id = new_id("wh", now);
   w.secret = new_webhook_secret();
   w.created_at_ms = w.updated_at_ms = now;
-  if (auto s = store_.create_webhook(w); !s.ok()) return problem_from(s.error());
+  if (auto s = webhooks_.create_webhook(w); !s.ok()) return problem_from(s.error());
   spdlog::info("msg=\"webhook created\" account={} webhook={}", a.id, w.id);
   WebhookStats stats;
   json j = webhook_json(w, &stats);
@@ -256,9 +256,9 @@ Response App::create_webhook(const Account& a, const Request& req) {
 }
 
 Response App::get_webhook(const Account& a, const std::string& id) {
-  auto w = store_.get_webhook(a.id, id);
+  auto w = webhooks_.get_webhook(a.id, id);
   if (!w.ok()) return problem_from(w.error());
-  auto stats = store_.webhook_stats(a.id, {id});
+  auto stats = webhooks_.webhook_stats(a.id, {id});
   if (!stats.ok()) return problem_from(stats.error());
   return json_response(200, webhook_json(*w, &(*stats)[id]));
 }
@@ -267,7 +267,7 @@ Response App::patch_webhook(const Account& a, const std::string& id, const Reque
   Response err;
   auto body = parse_object(req, &err);
   if (!body) return err;
-  auto w = store_.get_webhook(a.id, id);
+  auto w = webhooks_.get_webhook(a.id, id);
   if (!w.ok()) return problem_from(w.error());
   bool was_enabled = w->enabled;
   FieldErrors errors;
@@ -275,22 +275,22 @@ Response App::patch_webhook(const Account& a, const std::string& id, const Reque
   if (errors.any()) return errors.response();
   if (w->enabled && !was_enabled) w->disabled_reason.clear();
   w->updated_at_ms = clock_.now_ms();
-  if (auto s = store_.update_webhook(*w); !s.ok()) return problem_from(s.error());
+  if (auto s = webhooks_.update_webhook(*w); !s.ok()) return problem_from(s.error());
   return get_webhook(a, id);
 }
 
 Response App::set_enabled(const Account& a, const std::string& id, bool enabled) {
-  auto w = store_.get_webhook(a.id, id);
+  auto w = webhooks_.get_webhook(a.id, id);
   if (!w.ok()) return problem_from(w.error());
   if (enabled) w->disabled_reason.clear();
   w->enabled = enabled;
   w->updated_at_ms = clock_.now_ms();
-  if (auto s = store_.update_webhook(*w); !s.ok()) return problem_from(s.error());
+  if (auto s = webhooks_.update_webhook(*w); !s.ok()) return problem_from(s.error());
   return get_webhook(a, id);
 }
 
 Response App::delete_webhook(const Account& a, const std::string& id) {
-  if (auto s = store_.delete_webhook(a.id, id); !s.ok()) return problem_from(s.error());
+  if (auto s = webhooks_.delete_webhook(a.id, id); !s.ok()) return problem_from(s.error());
   spdlog::info("msg=\"webhook deleted\" account={} webhook={}", a.id, id);
   Response r;
   r.status = 204;
@@ -299,7 +299,7 @@ Response App::delete_webhook(const Account& a, const std::string& id) {
 }
 
 Response App::get_secret(const Account& a, const std::string& id) {
-  auto w = store_.get_webhook(a.id, id);
+  auto w = webhooks_.get_webhook(a.id, id);
   if (!w.ok()) return problem_from(w.error());
   json j = {{"secret", w->secret}};
   if (!w->previous_secret.empty() && w->previous_secret_expires_ms > clock_.now_ms())
@@ -322,14 +322,14 @@ Response App::rotate_secret(const Account& a, const std::string& id, const Reque
                      json::array({{{"field", "grace_period_s"}, {"message", "must be an integer from 0 to 2592000"}}}));
     grace_ms = g.get<int64_t>() * 1000;
   }
-  auto w = store_.get_webhook(a.id, id);
+  auto w = webhooks_.get_webhook(a.id, id);
   if (!w.ok()) return problem_from(w.error());
   int64_t now = clock_.now_ms();
   w->previous_secret = w->secret;
   w->previous_secret_expires_ms = now + grace_ms;
   w->secret = new_webhook_secret();
   w->updated_at_ms = now;
-  if (auto s = store_.update_webhook(*w); !s.ok()) return problem_from(s.error());
+  if (auto s = webhooks_.update_webhook(*w); !s.ok()) return problem_from(s.error());
   spdlog::info("msg=\"secret rotated\" account={} webhook={}", a.id, id);
   return json_response(200, {{"secret", w->secret}, {"previous_secret_expires_at", timestamp_json(now + grace_ms)}});
 }
@@ -338,7 +338,7 @@ void App::test_webhook(const Account& a, const std::string& id, const Request& r
   Response err;
   auto body = parse_object(req, &err);
   if (!body) return respond(err);
-  auto w = store_.get_webhook(a.id, id);
+  auto w = webhooks_.get_webhook(a.id, id);
   if (!w.ok()) return respond(problem_from(w.error()));
   for (auto& [k, v] : body->items()) {
     if (k != "type" && k != "data") return respond(problem(400, "unknown field \"" + k + "\"; accepted: type, data"));

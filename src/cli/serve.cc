@@ -14,8 +14,7 @@
 #include "delivery/engine.h"
 #include "delivery/retention.h"
 #include "ingest/group_committer.h"
-#include "store/postgres_store.h"
-#include "store/sqlite_store.h"
+#include "store/open_store.h"
 
 namespace growhook {
 namespace {
@@ -33,7 +32,7 @@ void setup_logging(const std::string& level) {
 
 // The platform token: from the environment, or generated on first start and
 // printed once; only its SHA-256 is stored.
-Result<std::string> platform_token_hash(Store& store, std::string* printed_token) {
+Result<std::string> platform_token_hash(Maintenance& store, std::string* printed_token) {
   if (const char* env = std::getenv("GROWHOOK_PLATFORM_TOKEN"); env && *env) {
     if (std::strlen(env) < 16) return Error::invalid("GROWHOOK_PLATFORM_TOKEN must be at least 16 characters");
     return crypto::sha256_hex(env);
@@ -49,15 +48,6 @@ Result<std::string> platform_token_hash(Store& store, std::string* printed_token
   if (!kept.ok()) return kept.error();
   if (*kept == hash) *printed_token = token;
   return *kept;
-}
-
-Result<std::unique_ptr<Store>> open_store(const ServeConfig& c) {
-  if (!c.database.empty()) {
-    if (c.database.rfind("postgresql://", 0) != 0 && c.database.rfind("postgres://", 0) != 0)
-      return Error::invalid("--database must be a postgresql:// URL");
-    return open_postgres_store(c.database, c.pg_pool_size);
-  }
-  return open_sqlite_store(c.data_dir);
 }
 
 sigset_t shutdown_signals() {
@@ -103,11 +93,12 @@ int serve(const ServeConfig& c) {
     std::fprintf(stderr, "growhook: %s\n", delays.error().message.c_str());
     return 2;
   }
-  auto store = open_store(c);
-  if (!store.ok()) {
-    std::fprintf(stderr, "growhook: %s\n", store.error().message.c_str());
+  auto opened = open_store({c.database, c.data_dir, c.pg_pool_size});
+  if (!opened.ok()) {
+    std::fprintf(stderr, "growhook: %s\n", opened.error().message.c_str());
     return 1;
   }
+  std::unique_ptr<Store>* store = &opened->store;
   std::string new_token;
   auto token_hash = platform_token_hash(**store, &new_token);
   if (!token_hash.ok()) {
@@ -157,7 +148,7 @@ int serve(const ServeConfig& c) {
   // The store's notifier (PostgreSQL's LISTEN thread) calls back until the
   // store ends, which is after the engine: unhook it before the engine goes,
   // on every way out of this function.
-  auto* notifier = dynamic_cast<WorkNotifier*>(store->get());
+  WorkNotifier* notifier = opened->notifier;
   if (notifier) notifier->on_new_work([&engine] { engine.wake(); });
   struct Unhook {
     WorkNotifier* notifier;
@@ -172,7 +163,7 @@ int serve(const ServeConfig& c) {
   aopts.guard = AddressGuard(*guard_ranges);
   aopts.serve_api = c.role != "worker";
   const bool deliver = c.role != "api";
-  api::App app(**store, committer, *transport, clock, metrics, deliver ? &engine : nullptr, *token_hash, aopts);
+  api::App app(api::AppStores::of(**store), committer, *transport, clock, metrics, deliver ? &engine : nullptr, *token_hash, aopts);
 
   api::ServerLimits limits;
   limits.max_body_bytes = c.max_body_bytes;

@@ -14,9 +14,9 @@ constexpr int64_t kMaxReadyWaitMs = 1'000;
 constexpr int64_t kDueReuseMs = 50;
 }  // namespace
 
-DeliveryEngine::DeliveryEngine(Store& store, Transport& transport, const Clock& clock, Metrics& metrics,
+DeliveryEngine::DeliveryEngine(WorkQueue& queue, Transport& transport, const Clock& clock, Metrics& metrics,
                                DeliveryOptions options)
-    : store_(store),
+    : queue_(queue),
       transport_(transport),
       clock_(clock),
       metrics_(metrics),
@@ -73,7 +73,7 @@ void DeliveryEngine::stop(int64_t grace_ms) {
   done_.clear();
   lock.unlock();
   if (!outcomes.empty()) {
-    if (auto s = store_.record_outcomes(outcomes); !s.ok()) {
+    if (auto s = queue_.record_outcomes(outcomes); !s.ok()) {
       spdlog::error("msg=\"could not record attempts at shutdown; their batches will be sent again\" error=\"{}\"",
                     s.error().message);
     }
@@ -121,7 +121,7 @@ bool DeliveryEngine::turn() {
   };
   if (req.max_batches <= 0) {
     if (outcomes.empty()) return false;
-    if (auto s = store_.record_outcomes(outcomes); !s.ok()) keep(s.error(), "recording attempts failed");
+    if (auto s = queue_.record_outcomes(outcomes); !s.ok()) keep(s.error(), "recording attempts failed");
     return false;
   }
   req.now_ms = clock_.now_ms();
@@ -131,7 +131,7 @@ bool DeliveryEngine::turn() {
   req.max_batch_bytes = options_.max_batch_bytes;
   // Recording what came back and claiming the next work share a turn (and,
   // where the store can, a transaction).
-  auto claims = store_.record_and_claim(outcomes, req);
+  auto claims = queue_.record_and_claim(outcomes, req);
   if (!claims.ok()) {
     keep(claims.error(), "recording attempts or claiming work failed");
     return false;
@@ -312,7 +312,7 @@ void DeliveryEngine::sleep_until_work() {
   }
   const int64_t mono = clock_.mono_ms();
   if (!busy || mono - due_asked_mono_ms_ >= kDueReuseMs) {
-    auto due = store_.next_due_ms(clock_.now_ms());
+    auto due = queue_.next_due_ms(clock_.now_ms());
     due_ = due.ok() ? *due : std::nullopt;
     due_asked_mono_ms_ = mono;
   }

@@ -29,7 +29,7 @@
 #include "delivery/message.h"
 #include "delivery/retry_policy.h"
 #include "delivery/transport.h"
-#include "store/store.h"
+#include "store/work_queue.h"
 
 namespace growhook {
 
@@ -68,7 +68,7 @@ class DeliveryEngine {
  public:
   // The transport's callbacks and pass hook call into the engine: stop the
   // transport (or let every request end) before the engine is destroyed.
-  DeliveryEngine(Store& store, Transport& transport, const Clock& clock, Metrics& metrics,
+  DeliveryEngine(WorkQueue& queue, Transport& transport, const Clock& clock, Metrics& metrics,
                  DeliveryOptions options);
   ~DeliveryEngine();
 
@@ -107,7 +107,7 @@ class DeliveryEngine {
   void on_result(ClaimedBatch& claim, int64_t started_ms, TransportResult r);
   void sleep_until_work();
 
-  Store& store_;
+  WorkQueue& queue_;
   Transport& transport_;
   const Clock& clock_;
   Metrics& metrics_;

@@ -8,7 +8,7 @@
 
 namespace growhook {
 
-Retention::Retention(Store& store, const Clock& clock, Metrics& metrics, RetentionOptions options)
+Retention::Retention(Maintenance& store, const Clock& clock, Metrics& metrics, RetentionOptions options)
     : store_(store), clock_(clock), metrics_(metrics), options_(options) {}
 
 Retention::~Retention() { stop(); }

@@ -9,7 +9,7 @@
 
 #include "common/clock.h"
 #include "common/metrics.h"
-#include "store/store.h"
+#include "store/maintenance.h"
 
 namespace growhook {
 
@@ -22,7 +22,7 @@ struct RetentionOptions {
 
 class Retention {
  public:
-  Retention(Store& store, const Clock& clock, Metrics& metrics, RetentionOptions options);
+  Retention(Maintenance& store, const Clock& clock, Metrics& metrics, RetentionOptions options);
   ~Retention();
   void start();
   void stop();
@@ -30,7 +30,7 @@ class Retention {
   int64_t run_once();
 
  private:
-  Store& store_;
+  Maintenance& store_;
   const Clock& clock_;
   Metrics& metrics_;
   RetentionOptions options_;

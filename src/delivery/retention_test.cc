@@ -53,7 +53,7 @@ class RetentionTest : public ::testing::Test {
     c.lease_ms = 60'000;
     c.per_webhook_limit = n;
     c.max_batches = n;
-    auto claimed = store_->claim_work(c);
+    auto claimed = store_->record_and_claim({}, c);
     ASSERT_TRUE(claimed.ok());
     ASSERT_EQ(claimed->size(), static_cast<size_t>(n));
     std::vector<AttemptOutcome> outcomes;

@@ -6,8 +6,8 @@
 
 namespace growhook {
 
-GroupCommitter::GroupCommitter(Store& store, Options options, std::function<void()> on_commit)
-    : store_(store), options_(options), on_commit_(std::move(on_commit)) {
+GroupCommitter::GroupCommitter(EventLog& log, Options options, std::function<void()> on_commit)
+    : log_(log), options_(options), on_commit_(std::move(on_commit)) {
   thread_ = std::thread([this] {
     name_this_thread("gh-ingest");
     run();
@@ -63,7 +63,7 @@ void GroupCommitter::run() {
     }
     requests.reserve(items.size());
     for (auto& it : items) requests.push_back(std::move(it.request));
-    auto results = store_.append_events(requests);
+    auto results = log_.append_events(requests);
     bool stored = false;
     for (auto& r : results) stored |= r.ok() && r->stored > 0;
     commits_++;

@@ -12,7 +12,7 @@
 #include <mutex>
 #include <thread>
 
-#include "store/store.h"
+#include "store/event_log.h"
 
 namespace growhook {
 
@@ -27,7 +27,7 @@ class GroupCommitter {
 
   // on_commit runs on the committer thread after each successful commit
   // that stored something (delivery uses it to wake up at once).
-  GroupCommitter(Store& store, Options options, std::function<void()> on_commit);
+  GroupCommitter(EventLog& log, Options options, std::function<void()> on_commit);
   ~GroupCommitter();
 
   // Queues a request. Returns false, without calling done, when the queue is
@@ -47,7 +47,7 @@ class GroupCommitter {
   };
   void run();
 
-  Store& store_;
+  EventLog& log_;
   Options options_;
   std::function<void()> on_commit_;
   mutable std::mutex mu_;

@@ -226,7 +226,14 @@ class PostgresStore final : public Store, public WorkNotifier {
   }
 
   // ---- delivery ----
-  Result<std::vector<ClaimedBatch>> claim_work(const ClaimRequest& req) override {
+  // Two transactions: the outcomes, then the claim (see pg_claim.h).
+  Result<std::vector<ClaimedBatch>> record_and_claim(std::span<const AttemptOutcome> outcomes,
+                                                     const ClaimRequest& req) override {
+    if (!outcomes.empty()) GH_PG_RETURN_IF_ERROR(record_outcomes(outcomes));
+    return claim(req);
+  }
+
+  Result<std::vector<ClaimedBatch>> claim(const ClaimRequest& req) {
     GH_PG_CONN(c);
     pg::Tx tx(c, pg::Durability::kRelaxed);
     GH_PG_RETURN_IF_ERROR(tx.begin());
@@ -717,10 +724,11 @@ class PostgresStore final : public Store, public WorkNotifier {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_postgres_store(const std::string& url, int pool_size) {
+Result<OpenedStore> open_postgres_store(const std::string& url, int pool_size) {
   auto store = std::make_unique<PostgresStore>(url, pool_size);
   if (auto s = store->migrate(); !s.ok()) return s.error();
-  return std::unique_ptr<Store>(std::move(store));
+  WorkNotifier* notifier = store.get();
+  return OpenedStore{std::move(store), notifier};
 }
 
 }  // namespace growhook

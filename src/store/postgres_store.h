@@ -3,7 +3,7 @@
 // (FOR UPDATE SKIP LOCKED) and nodes wake each other with LISTEN/NOTIFY.
 //
 // What it adds to the contract, because several nodes share it:
-// - The store is also a WorkNotifier: append_events, retry_batch,
+// - The store comes with a WorkNotifier: append_events, retry_batch,
 //   retry_failed and release_leases send NOTIFY growhook_work on commit; a
 //   listener thread with its own connection calls the registered callback.
 // - per_webhook_limit bounds a webhook's batches under a live lease across
@@ -32,6 +32,6 @@ namespace growhook {
 // Connects with url (postgresql://user@host:port/db?...), applies pending
 // migrations, and keeps up to pool_size connections (plus one for LISTEN
 // once a WorkNotifier callback is registered).
-Result<std::unique_ptr<Store>> open_postgres_store(const std::string& url, int pool_size);
+Result<OpenedStore> open_postgres_store(const std::string& url, int pool_size);
 
 }  // namespace growhook

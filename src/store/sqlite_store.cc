@@ -322,10 +322,6 @@ class SqliteStore final : public Store {
   }
 
   // ---- delivery ----
-  Result<std::vector<ClaimedBatch>> claim_work(const ClaimRequest& req) override {
-    return record_and_claim({}, req);
-  }
-
   Result<std::vector<ClaimedBatch>> record_and_claim(std::span<const AttemptOutcome> outcomes,
                                                      const ClaimRequest& req) override {
     std::lock_guard lock(write_mu_);

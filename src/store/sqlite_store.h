@@ -13,7 +13,8 @@
 namespace growhook {
 
 // Opens or creates data_dir/growhook.db and applies pending migrations.
-// Fails when another process holds the data folder.
+// Fails when another process holds the data folder. (One node owns it: no
+// WorkNotifier.)
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir);
 
 }  // namespace growhook

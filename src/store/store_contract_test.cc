@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "common/ids.h"
+#include "store/open_store.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
@@ -80,8 +81,8 @@ class TestDatabase {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
-  Result<std::unique_ptr<Store>> open() {
-    if (backend_ == Backend::kSqlite) return open_sqlite_store(dir_);
+  Result<OpenedStore> open() {
+    if (backend_ == Backend::kSqlite) return open_store({"", dir_});
     return open_postgres_store(url_, 4);
   }
 
@@ -182,7 +183,7 @@ class StoreScene {
     req.max_batches = max_batches;
     req.max_batch_bytes = max_bytes;
     req.in_flight = std::move(in_flight);
-    auto r = s.claim_work(req);
+    auto r = s.record_and_claim({}, req);
     EXPECT_TRUE(r.ok()) << r.error().message;
     return r.ok() ? std::move(*r) : std::vector<ClaimedBatch>{};
   }
@@ -213,7 +214,7 @@ class StoreContractTest : public ::testing::TestWithParam<Backend>, protected St
     if (!db_.start(GetParam(), &skip)) GTEST_SKIP() << skip;
     auto s = db_.open();
     ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(*s);
+    store_ = std::move(s->store);
   }
   void TearDown() override { store_.reset(); }
 
@@ -522,7 +523,7 @@ TEST_P(StoreContractTest, ADatabaseOfSchema1GetsBatchMaxBytesOf1MiB) {
   db_.back_to_schema_1();
   auto reopened = db_.open();
   ASSERT_TRUE(reopened.ok()) << reopened.error().message;
-  store_ = std::move(*reopened);
+  store_ = std::move(reopened->store);
   EXPECT_EQ(st().get_meta("schema_version")->value_or(""), "4");
   auto got = st().get_webhook(a.id, w.id);
   ASSERT_TRUE(got.ok()) << got.error().message;
@@ -984,10 +985,11 @@ class PostgresNodesTest : public ::testing::Test, protected StoreScene {
     std::string skip;
     if (!db_.start(Backend::kPostgres, &skip)) GTEST_SKIP() << skip;
   }
-  std::unique_ptr<Store> open_node() {
+  std::unique_ptr<Store> open_node() { return open_node_with_notifier().store; }
+  OpenedStore open_node_with_notifier() {
     auto s = db_.open();
     EXPECT_TRUE(s.ok()) << s.error().message;
-    return s.ok() ? std::move(*s) : nullptr;
+    return s.ok() ? std::move(*s) : OpenedStore{};
   }
   TestDatabase db_;
 };
@@ -1123,9 +1125,10 @@ TEST_F(PostgresNodesTest, ANodeIsToldWhenAnotherCommitsWork) {
   std::mutex mu;
   std::condition_variable cv;
   int calls = 0;
-  auto listener = open_node(), writer = open_node();
+  OpenedStore opened = open_node_with_notifier();
+  auto listener = std::move(opened.store), writer = open_node();
   ASSERT_TRUE(listener && writer);
-  auto* notifier = dynamic_cast<WorkNotifier*>(listener.get());
+  WorkNotifier* notifier = opened.notifier;
   ASSERT_NE(notifier, nullptr);
   notifier->on_new_work([&] {
     std::lock_guard lock(mu);

@@ -1,0 +1,44 @@
+// Looking after the store: retention, the figures of /metrics, the
+// readiness probe, and the installation's settings. The rules of store.h
+// hold for it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+
+namespace growhook {
+
+struct StoreCounts {
+  int64_t pending_batches = 0;     // not yet delivered nor failed
+  int64_t retry_scheduled = 0;     // pending with a future next attempt
+  int64_t failed_batches = 0;
+  int64_t pending_events = 0;      // events not yet in a batch, over all webhooks
+};
+
+class Maintenance {
+ public:
+  virtual ~Maintenance() = default;
+
+  // Retention: deletes at most limit delivered batches last changed before
+  // delivered_before_ms and failed ones before failed_before_ms, with their
+  // attempts, and events no batch or webhook position needs any more. Small
+  // steps, so that delivery never waits long behind it. Returns what was
+  // deleted.
+  virtual Result<int> prune(int64_t delivered_before_ms, int64_t failed_before_ms, int limit) = 0;
+  virtual Result<StoreCounts> counts() = 0;
+  // Cheap liveness probe of the database (for /readyz).
+  virtual Status ping() = 0;
+
+  // Key/value settings of the installation (the platform token's hash).
+  virtual Result<std::optional<std::string>> get_meta(const std::string& key) = 0;
+  virtual Status set_meta(const std::string& key, const std::string& value) = 0;
+  // Sets key to value only if it has no value yet, and returns the value it
+  // has now: value, or the one written first (by another node starting at
+  // the same time).
+  virtual Result<std::string> add_meta(const std::string& key, const std::string& value) = 0;
+};
+
+}  // namespace growhook

@@ -1,0 +1,19 @@
+#include "store/open_store.h"
+
+#include "store/postgres_store.h"
+#include "store/sqlite_store.h"
+
+namespace growhook {
+
+Result<OpenedStore> open_store(const StoreConfig& c) {
+  if (!c.database.empty()) {
+    if (c.database.rfind("postgresql://", 0) != 0 && c.database.rfind("postgres://", 0) != 0)
+      return Error::invalid("--database must be a postgresql:// URL");
+    return open_postgres_store(c.database, c.pg_pool_size);
+  }
+  auto store = open_sqlite_store(c.data_dir);
+  if (!store.ok()) return store.error();
+  return OpenedStore{std::move(*store), nullptr};
+}
+
+}  // namespace growhook
