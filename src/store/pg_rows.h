@@ -37,7 +37,7 @@ namespace growhook::pg {
 inline constexpr const char* kWorkChannel = "growhook_work";
 
 // How hard a commit is pushed to the disk (the counterpart of SQLite's
-// Durability in sqlite_store.cc).
+// Durability in sqlite_rows.h).
 enum class Durability {
   // The commit returns once its WAL record is flushed (the server's
   // synchronous_commit, on by default): ingestion and everything a person

@@ -1,0 +1,81 @@
+#include "store/sqlite_retention.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/sqlite_rows.h"
+
+namespace growhook::sqlite {
+
+Result<int> prune(Db& db, int64_t delivered_before_ms, int64_t failed_before_ms, int limit) {
+  int deleted = 0;
+  std::vector<std::string> ids;
+  {
+    GH_STMT(q, db,
+            "SELECT id FROM batches WHERE (state = 'delivered' AND state <> 'pending' AND updated_at < $1) OR "
+            "(state = 'failed' AND state <> 'pending' AND updated_at < $2) LIMIT $3");
+    q->bind(1, delivered_before_ms).bind(2, failed_before_ms).bind(3, limit);
+    while (q->step() == SQLITE_ROW) ids.push_back(q->str(0));
+  }
+  for (const auto& id : ids) {
+    {
+      GH_STMT(a, db, "DELETE FROM attempts WHERE batch_id = $1");
+      a->bind(1, id);
+      GH_RETURN_IF_ERROR(done(db, a->step(), "prune attempts"));
+    }
+    GH_STMT(b, db, "DELETE FROM batches WHERE id = $1");
+    b->bind(1, id);
+    GH_RETURN_IF_ERROR(done(db, b->step(), "prune batches"));
+    ++deleted;
+  }
+  // Events below every cursor and every remaining batch of their account,
+  // older than the shorter retention, are needed by nobody. Each account
+  // is read from its oldest event on, at most `limit` rows a step, and
+  // not at all when its oldest event is too recent (created_at follows
+  // seq): a step never reads the events that stay. (A filter on
+  // created_at over the whole table read every event under the write
+  // lock, and once events were old enough checked every batch for each.)
+  std::vector<std::pair<std::string, int64_t>> accounts;
+  {
+    GH_STMT(q, db, "SELECT id, head_seq FROM accounts");
+    int rc;
+    while ((rc = q->step()) == SQLITE_ROW) accounts.emplace_back(q->str(0), q->i64(1));
+    GH_RETURN_IF_ERROR(done(db, rc, "prune: accounts"));
+  }
+  // The shorter period (the later time) applies to events: a failed batch
+  // kept longer holds its own events through the bound above.
+  const int64_t created_before = std::max(delivered_before_ms, failed_before_ms);
+  int events_deleted = 0;
+  for (const auto& [account, head] : accounts) {
+    if (events_deleted >= limit) break;
+    int64_t upto;
+    {
+      GH_STMT(q, db,
+              "SELECT min(coalesce((SELECT min(cursor) FROM webhooks WHERE account_id = $1), $2), "
+              "coalesce((SELECT min(first_seq) - 1 FROM batches WHERE account_id = $1), $2))");
+      q->bind(1, account).bind(2, head);
+      int rc = q->step();
+      if (rc != SQLITE_ROW) return db.error(rc, "prune: bound");
+      upto = q->i64(0);
+    }
+    {
+      GH_STMT(q, db, "SELECT created_at FROM events WHERE account_id = $1 AND seq <= $2 ORDER BY seq LIMIT 1");
+      q->bind(1, account).bind(2, upto);
+      int rc = q->step();
+      if (rc == SQLITE_DONE) continue;
+      if (rc != SQLITE_ROW) return db.error(rc, "prune: oldest event");
+      if (q->i64(0) >= created_before) continue;
+    }
+    GH_STMT(e, db,
+            "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE account_id = $1 AND seq <= $2 "
+            "ORDER BY seq LIMIT $3) AND created_at < $4");
+    e->bind(1, account).bind(2, upto).bind(3, limit - events_deleted).bind(4, created_before);
+    GH_RETURN_IF_ERROR(done(db, e->step(), "prune events"));
+    events_deleted += static_cast<int>(db.changes());
+  }
+  return deleted + events_deleted;
+}
+
+}  // namespace growhook::sqlite
