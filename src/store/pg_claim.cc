@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/ids.h"
 #include "domain/batching.h"
@@ -163,6 +164,84 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
   return ok_status();
 }
 
+// Applies one outcome when its lease is still held; false when dropped.
+Result<bool> record_one(Conn& c, const AttemptOutcome& o) {
+  GH_PG_ASSIGN(r, c.exec("WITH b AS (UPDATE batches SET state = $3::text, next_attempt_at = $4::bigint, "
+                         "cycle_attempts = cycle_attempts + 1, lease_owner = NULL, lease_until = 0, updated_at = "
+                         "$5::bigint WHERE id = $1::text AND lease_owner = $2::text RETURNING id) "
+                         "INSERT INTO attempts(batch_id, n, at, status_code, duration_ms, error, response_body) "
+                         "SELECT b.id, (SELECT coalesce(max(n), 0) + 1 FROM attempts WHERE batch_id = $1::text), "
+                         "$6::bigint, $7::integer, $8::bigint, $9::text, $10::text FROM b",
+                         Params()
+                             .add(o.batch_id)
+                             .add(o.owner)
+                             .add(to_string(o.new_state))
+                             .add(o.next_attempt_at_ms)
+                             .add(o.attempt.at_ms + o.attempt.duration_ms)
+                             .add(o.attempt.at_ms)
+                             .add(o.attempt.status_code)
+                             .add(o.attempt.duration_ms)
+                             .add(clean_text(o.attempt.error))
+                             .add(clean_text(o.attempt.response_body))));
+  return r->affected() == 1;
+}
+
+// record_one for many outcomes of distinct batches, sorted by batch id, in
+// two statements; returns the batch ids whose outcome was applied (the
+// others' lease was lost).
+Result<std::unordered_set<std::string>> record_all(Conn& c, const std::vector<const AttemptOutcome*>& sorted) {
+  std::vector<std::string> ids, owners, states, errors, bodies;
+  std::vector<int64_t> updated, at, status, duration;
+  std::string next = "{";
+  for (const AttemptOutcome* o : sorted) {
+    ids.push_back(o->batch_id);
+    owners.push_back(o->owner);
+    states.emplace_back(to_string(o->new_state));
+    if (next.size() > 1) next += ',';
+    next += o->next_attempt_at_ms ? std::to_string(*o->next_attempt_at_ms) : "NULL";
+    updated.push_back(o->attempt.at_ms + o->attempt.duration_ms);
+    at.push_back(o->attempt.at_ms);
+    status.push_back(o->attempt.status_code);
+    duration.push_back(o->attempt.duration_ms);
+    errors.push_back(clean_text(o->attempt.error));
+    bodies.push_back(clean_text(o->attempt.response_body));
+  }
+  next += '}';
+  const std::string id_array = text_array(ids);
+  // The locks in batch id order, as record_one one by one would take them.
+  // (Below, "id = ANY" as well as the join, so that the batches are found
+  // by their key rather than by scanning the table.)
+  GH_PG_ASSIGN(l, c.exec("SELECT id FROM batches WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE",
+                         Params().add(id_array)));
+  GH_PG_ASSIGN(r, c.exec("WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], "
+                         "$5::bigint[], $6::bigint[], $7::integer[], $8::bigint[], $9::text[], $10::text[]) AS "
+                         "u(batch_id, owner, state, next_attempt_at, updated_at, at, status_code, duration_ms, "
+                         "error, response_body)), "
+                         "b AS (UPDATE batches SET state = u.state, next_attempt_at = u.next_attempt_at, "
+                         "cycle_attempts = cycle_attempts + 1, lease_owner = NULL, lease_until = 0, updated_at = "
+                         "u.updated_at FROM u WHERE batches.id = ANY($1::text[]) AND batches.id = u.batch_id AND "
+                         "batches.lease_owner = u.owner "
+                         "RETURNING batches.id) "
+                         "INSERT INTO attempts(batch_id, n, at, status_code, duration_ms, error, response_body) "
+                         "SELECT u.batch_id, (SELECT coalesce(max(a.n), 0) + 1 FROM attempts a WHERE a.batch_id = "
+                         "u.batch_id), u.at, u.status_code, u.duration_ms, u.error, u.response_body "
+                         "FROM u JOIN b ON b.id = u.batch_id RETURNING batch_id",
+                         Params()
+                             .add(id_array)
+                             .add(text_array(owners))
+                             .add(text_array(states))
+                             .add(next)
+                             .add(int_array(updated))
+                             .add(int_array(at))
+                             .add(int_array(status))
+                             .add(int_array(duration))
+                             .add(text_array(errors))
+                             .add(text_array(bodies))));
+  std::unordered_set<std::string> applied;
+  for (int i = 0; i < r->rows(); ++i) applied.insert(r->str(i, 0));
+  return applied;
+}
+
 }  // namespace
 
 Result<std::vector<ClaimedBatch>> claim_in_transaction(Conn& c, const ClaimRequest& req) {
@@ -172,6 +251,55 @@ Result<std::vector<ClaimedBatch>> claim_in_transaction(Conn& c, const ClaimReque
   GH_PG_RETURN_IF_ERROR(claim_due(c, req, *busy, out));
   GH_PG_RETURN_IF_ERROR(cut_new_batches(c, req, *busy, out));
   return out;
+}
+
+Status record_outcomes(Conn& c, std::span<const AttemptOutcome> outcomes) {
+  // Rows are locked in one order (batches by id, then webhooks by id), so
+  // that two nodes recording at once cannot deadlock.
+  std::vector<const AttemptOutcome*> sorted;
+  for (const auto& o : outcomes) sorted.push_back(&o);
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const AttemptOutcome* a, const AttemptOutcome* b) { return a->batch_id < b->batch_id; });
+  bool distinct = std::adjacent_find(sorted.begin(), sorted.end(), [](const AttemptOutcome* a,
+                                                                       const AttemptOutcome* b) {
+                    return a->batch_id == b->batch_id;
+                  }) == sorted.end();
+  std::vector<const AttemptOutcome*> disables;
+  if (sorted.size() > 1 && distinct) {
+    // Many outcomes (a busy node records a turn's worth at once): their
+    // rows locked in order in one statement, all recorded in another.
+    GH_PG_ASSIGN(applied, record_all(c, sorted));
+    for (const AttemptOutcome* o : sorted) {
+      if (applied->count(o->batch_id) && !o->disable_reason.empty()) disables.push_back(o);
+    }
+  } else {
+    for (const AttemptOutcome* o : sorted) {
+      GH_PG_ASSIGN(applied, record_one(c, *o));
+      if (*applied && !o->disable_reason.empty()) disables.push_back(o);
+    }
+  }
+  std::stable_sort(disables.begin(), disables.end(),
+                   [](const AttemptOutcome* a, const AttemptOutcome* b) { return a->webhook_id < b->webhook_id; });
+  for (const AttemptOutcome* o : disables) {
+    GH_PG_ASSIGN(r, c.exec("UPDATE webhooks SET enabled = false, disabled_reason = $2::text, updated_at = "
+                           "$3::bigint WHERE id = $1::text",
+                           Params().add(o->webhook_id).add(o->disable_reason).add(o->attempt.at_ms)));
+  }
+  return ok_status();
+}
+
+Status release_leases(Conn& c, const std::string& owner) {
+  GH_PG_ASSIGN(r, c.exec("UPDATE batches SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL "
+                         "AND ($1::text = '' OR lease_owner = $1::text)",
+                         Params().add(owner)));
+  if (r->affected() > 0) return notify_work(c);
+  return ok_status();
+}
+
+Result<std::optional<int64_t>> next_due_ms(Conn& c) {
+  GH_PG_ASSIGN(r, c.exec("SELECT min(greatest(b.next_attempt_at, b.lease_until)) FROM batches b JOIN webhooks w "
+                         "ON w.id = b.webhook_id WHERE b.state = 'pending' AND w.enabled"));
+  return r->opt_i64(0, 0);
 }
 
 }  // namespace growhook::pg

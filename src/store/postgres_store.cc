@@ -1,7 +1,10 @@
 // The PostgreSQL store: the contract of store.h, for any number of nodes
 // sharing one database. libpq behind a small pool (pg_pool.h); each
 // connection prepares its statements once (pg_conn.h); migrations in
-// pg_schema.cc; claim_work in pg_claim.cc; LISTEN in pg_listener.cc.
+// pg_schema.cc; the work queue (claims, outcomes, leases) in pg_claim.cc;
+// webhooks and batches for the API in pg_catalog.cc; prune in
+// pg_retention.cc; LISTEN in pg_listener.cc. This file: the class,
+// ingestion, accounts and settings.
 //
 // Why sequence numbers become visible in order
 // --------------------------------------------
@@ -36,9 +39,11 @@
 #include <unordered_set>
 
 #include "store/codec.h"
+#include "store/pg_catalog.h"
 #include "store/pg_claim.h"
 #include "store/pg_listener.h"
 #include "store/pg_pool.h"
+#include "store/pg_retention.h"
 #include "store/pg_rows.h"
 #include "store/pg_schema.h"
 
@@ -54,13 +59,6 @@ using pg::PgResult;
   auto var##_lease = pool_.acquire();                \
   if (!var##_lease.ok()) return var##_lease.error(); \
   pg::Conn& var = **var##_lease
-
-void add_webhook_params(Params& p, const Webhook& w) {
-  p.add(w.id).add(w.account_id).add(w.name).add(w.url).add(w.enabled).add(static_cast<int>(w.event_types));
-  p.add(w.batch_max_events).add(auth_to_storage(w.auth)).add(w.secret).add(w.previous_secret);
-  p.add(w.previous_secret_expires_ms).add(w.disabled_reason).add(w.created_at_ms).add(w.updated_at_ms);
-  p.add(w.batch_max_bytes);
-}
 
 class PostgresStore final : public Store, public WorkNotifier {
  public:
@@ -137,17 +135,10 @@ class PostgresStore final : public Store, public WorkNotifier {
     return out;
   }
 
-  // ---- webhooks ----
+  // ---- webhooks (pg_catalog.cc) ----
   Status create_webhook(const Webhook& w) override {
     GH_PG_CONN(c);
-    Params p;
-    add_webhook_params(p, w);
-    GH_PG_ASSIGN(r, c.exec("INSERT INTO webhooks(id, account_id, name, url, enabled, event_types, batch_max_events, "
-                           "auth, secret, previous_secret, previous_secret_expires_at, disabled_reason, created_at, "
-                           "updated_at, batch_max_bytes, cursor) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-                           "$11, $12, $13, $14, $15, (SELECT head_seq FROM accounts WHERE id = $2))",
-                           p));
-    return ok_status();
+    return pg::create_webhook(c, w);
   }
 
   Result<Webhook> get_webhook(const std::string& account_id, const std::string& id) override {
@@ -158,75 +149,26 @@ class PostgresStore final : public Store, public WorkNotifier {
   Result<std::vector<Webhook>> list_webhooks(const std::string& account_id, const std::string& after_id,
                                              int limit) override {
     GH_PG_CONN(c);
-    GH_PG_ASSIGN(r, c.exec("SELECT " GH_PG_WEBHOOK_COLUMNS " FROM webhooks w WHERE w.account_id = $1::text AND "
-                           "w.id > $2::text ORDER BY w.id LIMIT $3::integer",
-                           Params().add(account_id).add(after_id).add(limit)));
-    std::vector<Webhook> out;
-    for (int i = 0; i < r->rows(); ++i) out.push_back(pg::webhook_from_row(*r, i));
-    return out;
+    return pg::list_webhooks(c, account_id, after_id, limit);
   }
 
   Status update_webhook(const Webhook& w) override {
     GH_PG_CONN(c);
-    Params p;
-    p.add(w.id).add(w.account_id).add(w.name).add(w.url).add(w.enabled).add(static_cast<int>(w.event_types));
-    p.add(w.batch_max_events).add(auth_to_storage(w.auth)).add(w.secret).add(w.previous_secret);
-    p.add(w.previous_secret_expires_ms).add(w.disabled_reason).add(w.updated_at_ms).add(w.batch_max_bytes);
-    GH_PG_ASSIGN(r, c.exec("UPDATE webhooks SET name = $3, url = $4, "
-                           "cursor = CASE WHEN NOT enabled AND $5::boolean THEN (SELECT head_seq FROM accounts "
-                           "WHERE id = $2::text) ELSE cursor END, "
-                           "enabled = $5, event_types = $6, batch_max_events = $7, auth = $8, secret = $9, "
-                           "previous_secret = $10, previous_secret_expires_at = $11, disabled_reason = $12, "
-                           "updated_at = $13, batch_max_bytes = $14 WHERE id = $1::text AND account_id = $2::text",
-                           p));
-    if (r->affected() == 0) return Error::not_found("webhook " + w.id + " not found");
-    return ok_status();
+    return pg::update_webhook(c, w);
   }
 
   Status delete_webhook(const std::string& account_id, const std::string& id) override {
-    // The webhook row goes first: that waits for a claim_work cutting a batch
-    // of it (which holds the row), so the later statements, each with a new
-    // snapshot, see that batch and its attempts instead of leaving them behind.
-    return write([&](Conn& c) -> Status {
-      Params p = Params().add(id).add(account_id);
-      GH_PG_ASSIGN(w, c.exec("DELETE FROM webhooks WHERE id = $1::text AND account_id = $2::text", p));
-      if (w->affected() == 0) return Error::not_found("webhook " + id + " not found");
-      GH_PG_ASSIGN(b,
-                   c.exec("DELETE FROM batches WHERE webhook_id = $1::text AND account_id = $2::text RETURNING id", p));
-      if (b->rows() == 0) return ok_status();
-      std::vector<std::string> ids;
-      for (int i = 0; i < b->rows(); ++i) ids.push_back(b->str(i, 0));
-      GH_PG_ASSIGN(a,
-                   c.exec("DELETE FROM attempts WHERE batch_id = ANY($1::text[])", Params().add(pg::text_array(ids))));
-      return ok_status();
-    });
+    return write([&](Conn& c) { return pg::delete_webhook(c, account_id, id); });
   }
 
   Result<std::unordered_map<std::string, WebhookStats>> webhook_stats(const std::string& account_id,
                                                                       const std::vector<std::string>& ids) override {
     GH_PG_CONN(c);
-    GH_PG_ASSIGN(r, c.exec("SELECT i.id, "
-                           "(SELECT b.updated_at FROM batches b WHERE b.webhook_id = i.id AND b.account_id = $1 "
-                           "AND b.state = 'delivered' ORDER BY b.id DESC LIMIT 1), "
-                           "(SELECT count(*) FROM batches b WHERE b.webhook_id = i.id AND b.account_id = $1 AND "
-                           "b.state = 'failed'), "
-                           "(SELECT count(*) FROM batches b WHERE b.webhook_id = i.id AND b.account_id = $1 AND "
-                           "b.state = 'pending') "
-                           "FROM unnest($2::text[]) AS i(id)",
-                           Params().add(account_id).add(pg::text_array(ids))));
-    std::unordered_map<std::string, WebhookStats> out;
-    for (int i = 0; i < r->rows(); ++i) {
-      WebhookStats st;
-      st.last_delivery_at_ms = r->opt_i64(i, 1);
-      st.failed_batches = r->i64(i, 2);
-      st.pending_batches = r->i64(i, 3);
-      out.emplace(r->str(i, 0), st);
-    }
-    return out;
+    return pg::webhook_stats(c, account_id, ids);
   }
 
-  // ---- delivery ----
-  // Two transactions: the outcomes, then the claim (see pg_claim.h).
+  // ---- delivery (pg_claim.cc) ----
+  // Two transactions: the outcomes, then the claim.
   Result<std::vector<ClaimedBatch>> record_and_claim(std::span<const AttemptOutcome> outcomes,
                                                      const ClaimRequest& req) override {
     if (!outcomes.empty()) GH_PG_RETURN_IF_ERROR(record_outcomes(outcomes));
@@ -242,118 +184,35 @@ class PostgresStore final : public Store, public WorkNotifier {
     return std::move(*out);
   }
 
+  // Relaxed durability: see pg::Durability (pg_rows.h).
   Status record_outcomes(std::span<const AttemptOutcome> outcomes) override {
-    // Rows are locked in one order (batches by id, then webhooks by id), so
-    // that two nodes recording at once cannot deadlock.
-    std::vector<const AttemptOutcome*> sorted;
-    for (const auto& o : outcomes) sorted.push_back(&o);
-    std::stable_sort(sorted.begin(), sorted.end(),
-                     [](const AttemptOutcome* a, const AttemptOutcome* b) { return a->batch_id < b->batch_id; });
-    // Relaxed durability: see pg::Durability (pg_rows.h).
-    bool distinct = std::adjacent_find(sorted.begin(), sorted.end(), [](const AttemptOutcome* a,
-                                                                         const AttemptOutcome* b) {
-                      return a->batch_id == b->batch_id;
-                    }) == sorted.end();
-    auto body = [&](Conn& c) -> Status {
-      std::vector<const AttemptOutcome*> disables;
-      if (sorted.size() > 1 && distinct) {
-        // Many outcomes (a busy node records a turn's worth at once): their
-        // rows locked in order in one statement, all recorded in another.
-        GH_PG_ASSIGN(applied, record_all(c, sorted));
-        for (const AttemptOutcome* o : sorted) {
-          if (applied->count(o->batch_id) && !o->disable_reason.empty()) disables.push_back(o);
-        }
-      } else {
-        for (const AttemptOutcome* o : sorted) {
-          GH_PG_ASSIGN(applied, record_one(c, *o));
-          if (*applied && !o->disable_reason.empty()) disables.push_back(o);
-        }
-      }
-      std::stable_sort(disables.begin(), disables.end(),
-                       [](const AttemptOutcome* a, const AttemptOutcome* b) { return a->webhook_id < b->webhook_id; });
-      for (const AttemptOutcome* o : disables) {
-        GH_PG_ASSIGN(r, c.exec("UPDATE webhooks SET enabled = false, disabled_reason = $2::text, updated_at = "
-                               "$3::bigint WHERE id = $1::text",
-                               Params().add(o->webhook_id).add(o->disable_reason).add(o->attempt.at_ms)));
-      }
-      return ok_status();
-    };
-    return write(body, pg::Durability::kRelaxed);
+    return write([&](Conn& c) { return pg::record_outcomes(c, outcomes); }, pg::Durability::kRelaxed);
   }
 
   Status release_leases(const std::string& owner) override {
-    auto body = [&](Conn& c) -> Status {
-      GH_PG_ASSIGN(r, c.exec("UPDATE batches SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL "
-                             "AND ($1::text = '' OR lease_owner = $1::text)",
-                             Params().add(owner)));
-      if (r->affected() > 0) return pg::notify_work(c);
-      return ok_status();
-    };
-    return write(body, pg::Durability::kRelaxed);
+    return write([&](Conn& c) { return pg::release_leases(c, owner); }, pg::Durability::kRelaxed);
   }
 
   Result<std::optional<int64_t>> next_due_ms(int64_t) override {
     GH_PG_CONN(c);
-    GH_PG_ASSIGN(r, c.exec("SELECT min(greatest(b.next_attempt_at, b.lease_until)) FROM batches b JOIN webhooks w "
-                           "ON w.id = b.webhook_id WHERE b.state = 'pending' AND w.enabled"));
-    return r->opt_i64(0, 0);
+    return pg::next_due_ms(c);
   }
 
-  // ---- batches for the API ----
+  // ---- batches for the API (pg_catalog.cc) ----
   Result<std::vector<Batch>> list_batches(const std::string& account_id, const std::string& webhook_id,
                                           std::optional<BatchState> state, const std::string& before_id,
                                           int limit) override {
     GH_PG_CONN(c);
-    std::string before = before_id.empty() ? std::string("\x7f") : before_id;
-    Params p = Params().add(webhook_id).add(account_id).add(before).add(limit);
-    Result<PgResult> r = Error::internal("unreachable");
-    if (state) {
-      p.add(to_string(*state));
-      r = c.exec("SELECT " GH_PG_BATCH_COLUMNS " FROM batches b WHERE b.webhook_id = $1::text AND "
-                 "b.account_id = $2::text AND b.state = $5::text AND b.id < $3::text "
-                 "ORDER BY b.id DESC LIMIT $4::integer",
-                 p);
-    } else {
-      r = c.exec("SELECT " GH_PG_BATCH_COLUMNS " FROM batches b WHERE b.webhook_id = $1::text AND "
-                 "b.account_id = $2::text AND b.id < $3::text ORDER BY b.id DESC LIMIT $4::integer",
-                 p);
-    }
-    if (!r.ok()) return r.error();
-    std::vector<Batch> out;
-    for (int i = 0; i < r->rows(); ++i) out.push_back(pg::batch_from_row(*r, i));
-    GH_PG_RETURN_IF_ERROR(load_attempts(c, out));
-    return out;
+    return pg::list_batches(c, account_id, webhook_id, state, before_id, limit);
   }
 
   Result<BatchDetail> get_batch(const std::string& account_id, const std::string& batch_id) override {
     GH_PG_CONN(c);
-    GH_PG_ASSIGN(r, c.exec("SELECT " GH_PG_BATCH_COLUMNS ", b.first_seq, b.last_seq, b.type_mask FROM batches b "
-                           "WHERE b.id = $1::text AND b.account_id = $2::text",
-                           Params().add(batch_id).add(account_id)));
-    if (r->rows() == 0) return Error::not_found("batch " + batch_id + " not found");
-    std::vector<Batch> one{pg::batch_from_row(*r, 0)};
-    GH_PG_RETURN_IF_ERROR(load_attempts(c, one));
-    int64_t oldest = 0;
-    GH_PG_ASSIGN(ev, pg::batch_events(c, account_id, r->i64(0, 8), r->i64(0, 9), r->i64(0, 10), &oldest));
-    return BatchDetail{std::move(one.front()), std::move(*ev)};
+    return pg::get_batch(c, account_id, batch_id);
   }
 
   Result<Batch> retry_batch(const std::string& account_id, const std::string& batch_id, int64_t now_ms) override {
-    auto s = write([&](Conn& c) -> Status {
-      GH_PG_ASSIGN(u, c.exec("UPDATE batches SET state = 'pending', next_attempt_at = $3::bigint, cycle_attempts = 0, "
-                             "lease_owner = NULL, lease_until = 0, updated_at = $3::bigint WHERE id = $1::text AND "
-                             "account_id = $2::text AND state IN ('failed', 'delivered')",
-                             Params().add(batch_id).add(account_id).add(now_ms)));
-      if (u->affected() == 1) return pg::notify_work(c);
-      GH_PG_ASSIGN(q, c.exec("SELECT state FROM batches WHERE id = $1::text AND account_id = $2::text",
-                             Params().add(batch_id).add(account_id)));
-      if (q->rows() > 0) {
-        return Error::conflict("batch " + batch_id +
-                               " is pending already; only failed or delivered batches can be retried");
-      }
-      return Error::not_found("batch " + batch_id + " not found");
-    });
-    if (!s.ok()) return s.error();
+    GH_PG_RETURN_IF_ERROR(write([&](Conn& c) { return pg::mark_for_retry(c, account_id, batch_id, now_ms); }));
     GH_PG_ASSIGN(d, get_batch(account_id, batch_id));
     return std::move(d->batch);
   }
@@ -361,47 +220,20 @@ class PostgresStore final : public Store, public WorkNotifier {
   Result<int> retry_failed(const std::string& account_id, const std::string& webhook_id, int64_t now_ms) override {
     int n = 0;
     auto s = write([&](Conn& c) -> Status {
-      GH_PG_ASSIGN(u, c.exec("UPDATE batches SET state = 'pending', next_attempt_at = $3::bigint, cycle_attempts = 0, "
-                             "lease_owner = NULL, lease_until = 0, updated_at = $3::bigint WHERE webhook_id = $1::text "
-                             "AND account_id = $2::text AND state = 'failed'",
-                             Params().add(webhook_id).add(account_id).add(now_ms)));
-      n = static_cast<int>(u->affected());
-      if (n > 0) return pg::notify_work(c);
+      GH_PG_ASSIGN(r, pg::retry_failed(c, account_id, webhook_id, now_ms));
+      n = *r;
       return ok_status();
     });
     if (!s.ok()) return s.error();
     return n;
   }
 
+  // ---- maintenance (prune in pg_retention.cc) ----
   Result<int> prune(int64_t delivered_before_ms, int64_t failed_before_ms, int limit) override {
     int deleted = 0;
     auto s = write([&](Conn& c) -> Status {
-      GH_PG_ASSIGN(b, c.exec("WITH gone AS (DELETE FROM batches WHERE id IN (SELECT id FROM batches WHERE "
-                             "(state = 'delivered' AND updated_at < $1::bigint) OR (state = 'failed' AND updated_at "
-                             "< $2::bigint) LIMIT $3::integer FOR UPDATE SKIP LOCKED) RETURNING id), "
-                             "a AS (DELETE FROM attempts WHERE batch_id IN (SELECT id FROM gone)) "
-                             "SELECT count(*) FROM gone",
-                             Params().add(delivered_before_ms).add(failed_before_ms).add(limit)));
-      deleted = static_cast<int>(b->i64(0, 0));
-      // Events below every cursor and every remaining batch of their account,
-      // older than the shorter retention, are needed by nobody. Each account
-      // is read from its oldest event on, at most $2 rows, and not at all
-      // when its oldest event is too recent (created_at follows seq): a step
-      // never reads the events that stay (filtering on created_at inside the
-      // ordered scan read all of them, every step).
-      GH_PG_ASSIGN(e, c.exec("DELETE FROM events e USING (SELECT x.account_id, x.seq FROM accounts a "
-                             "CROSS JOIN LATERAL (SELECT LEAST("
-                             "  coalesce((SELECT min(w.cursor) FROM webhooks w WHERE w.account_id = a.id), a.head_seq),"
-                             "  coalesce((SELECT min(b.first_seq) - 1 FROM batches b WHERE b.account_id = a.id), "
-                             "a.head_seq)) AS upto) k "
-                             "CROSS JOIN LATERAL (SELECT ev.account_id, ev.seq, ev.created_at FROM events ev "
-                             "WHERE ev.account_id = a.id AND ev.seq <= k.upto AND (SELECT o.created_at FROM events o "
-                             "WHERE o.account_id = a.id AND o.seq <= k.upto ORDER BY o.seq LIMIT 1) < $1::bigint "
-                             "ORDER BY ev.seq LIMIT $2::integer) x WHERE x.created_at < $1::bigint "
-                             "LIMIT $2::integer) d "
-                             "WHERE e.account_id = d.account_id AND e.seq = d.seq",
-                             Params().add(std::max(delivered_before_ms, failed_before_ms)).add(limit)));
-      deleted += static_cast<int>(e->affected());
+      GH_PG_ASSIGN(n, pg::prune(c, delivered_before_ms, failed_before_ms, limit));
+      deleted = *n;
       return ok_status();
     });
     if (!s.ok()) return s.error();
@@ -618,102 +450,6 @@ class PostgresStore final : public Store, public WorkNotifier {
     if (r->rows() == 0) return Error::not_found("account " + req.account_id + " not found");
     out.stored = static_cast<int>(r->i64(0, 0));
     return out;
-  }
-
-  // Applies one outcome when its lease is still held; false when dropped.
-  static Result<bool> record_one(Conn& c, const AttemptOutcome& o) {
-    GH_PG_ASSIGN(r, c.exec("WITH b AS (UPDATE batches SET state = $3::text, next_attempt_at = $4::bigint, "
-                           "cycle_attempts = cycle_attempts + 1, lease_owner = NULL, lease_until = 0, updated_at = "
-                           "$5::bigint WHERE id = $1::text AND lease_owner = $2::text RETURNING id) "
-                           "INSERT INTO attempts(batch_id, n, at, status_code, duration_ms, error, response_body) "
-                           "SELECT b.id, (SELECT coalesce(max(n), 0) + 1 FROM attempts WHERE batch_id = $1::text), "
-                           "$6::bigint, $7::integer, $8::bigint, $9::text, $10::text FROM b",
-                           Params()
-                               .add(o.batch_id)
-                               .add(o.owner)
-                               .add(to_string(o.new_state))
-                               .add(o.next_attempt_at_ms)
-                               .add(o.attempt.at_ms + o.attempt.duration_ms)
-                               .add(o.attempt.at_ms)
-                               .add(o.attempt.status_code)
-                               .add(o.attempt.duration_ms)
-                               .add(pg::clean_text(o.attempt.error))
-                               .add(pg::clean_text(o.attempt.response_body))));
-    return r->affected() == 1;
-  }
-
-  // record_one for many outcomes of distinct batches, sorted by batch id, in
-  // two statements; returns the batch ids whose outcome was applied (the
-  // others' lease was lost).
-  static Result<std::unordered_set<std::string>> record_all(Conn& c, const std::vector<const AttemptOutcome*>& sorted) {
-    std::vector<std::string> ids, owners, states, errors, bodies;
-    std::vector<int64_t> updated, at, status, duration;
-    std::string next = "{";
-    for (const AttemptOutcome* o : sorted) {
-      ids.push_back(o->batch_id);
-      owners.push_back(o->owner);
-      states.emplace_back(to_string(o->new_state));
-      if (next.size() > 1) next += ',';
-      next += o->next_attempt_at_ms ? std::to_string(*o->next_attempt_at_ms) : "NULL";
-      updated.push_back(o->attempt.at_ms + o->attempt.duration_ms);
-      at.push_back(o->attempt.at_ms);
-      status.push_back(o->attempt.status_code);
-      duration.push_back(o->attempt.duration_ms);
-      errors.push_back(pg::clean_text(o->attempt.error));
-      bodies.push_back(pg::clean_text(o->attempt.response_body));
-    }
-    next += '}';
-    const std::string id_array = pg::text_array(ids);
-    // The locks in batch id order, as record_one one by one would take them.
-    // (Below, "id = ANY" as well as the join, so that the batches are found
-    // by their key rather than by scanning the table.)
-    GH_PG_ASSIGN(l, c.exec("SELECT id FROM batches WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE",
-                           Params().add(id_array)));
-    GH_PG_ASSIGN(r, c.exec("WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], "
-                           "$5::bigint[], $6::bigint[], $7::integer[], $8::bigint[], $9::text[], $10::text[]) AS "
-                           "u(batch_id, owner, state, next_attempt_at, updated_at, at, status_code, duration_ms, "
-                           "error, response_body)), "
-                           "b AS (UPDATE batches SET state = u.state, next_attempt_at = u.next_attempt_at, "
-                           "cycle_attempts = cycle_attempts + 1, lease_owner = NULL, lease_until = 0, updated_at = "
-                           "u.updated_at FROM u WHERE batches.id = ANY($1::text[]) AND batches.id = u.batch_id AND "
-                           "batches.lease_owner = u.owner "
-                           "RETURNING batches.id) "
-                           "INSERT INTO attempts(batch_id, n, at, status_code, duration_ms, error, response_body) "
-                           "SELECT u.batch_id, (SELECT coalesce(max(a.n), 0) + 1 FROM attempts a WHERE a.batch_id = "
-                           "u.batch_id), u.at, u.status_code, u.duration_ms, u.error, u.response_body "
-                           "FROM u JOIN b ON b.id = u.batch_id RETURNING batch_id",
-                           Params()
-                               .add(id_array)
-                               .add(pg::text_array(owners))
-                               .add(pg::text_array(states))
-                               .add(next)
-                               .add(pg::int_array(updated))
-                               .add(pg::int_array(at))
-                               .add(pg::int_array(status))
-                               .add(pg::int_array(duration))
-                               .add(pg::text_array(errors))
-                               .add(pg::text_array(bodies))));
-    std::unordered_set<std::string> applied;
-    for (int i = 0; i < r->rows(); ++i) applied.insert(r->str(i, 0));
-    return applied;
-  }
-
-  static Status load_attempts(Conn& c, std::vector<Batch>& batches) {
-    if (batches.empty()) return ok_status();
-    std::vector<std::string> ids;
-    std::unordered_map<std::string, Batch*> by_id;
-    for (auto& b : batches) {
-      ids.push_back(b.id);
-      by_id[b.id] = &b;
-    }
-    GH_PG_ASSIGN(r, c.exec("SELECT batch_id, at, status_code, duration_ms, error, response_body FROM attempts "
-                           "WHERE batch_id = ANY($1::text[]) ORDER BY batch_id, n",
-                           Params().add(pg::text_array(ids))));
-    for (int i = 0; i < r->rows(); ++i) {
-      by_id[r->str(i, 0)]->attempts.push_back(
-          {r->i64(i, 1), static_cast<int>(r->i64(i, 2)), r->i64(i, 3), r->str(i, 4), r->str(i, 5)});
-    }
-    return ok_status();
   }
 
   pg::Pool pool_;
