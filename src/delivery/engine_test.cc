@@ -1,5 +1,8 @@
 // The delivery engine against the real SQLite store, a fake transport and a
 // fake clock: the whole retry schedule, with a restart in the middle of it.
+// No test waits for real time to pass: the engine sleeps on the fake clock,
+// a test moves the clock or answers a request, and then waits until the
+// engine has done what followed and sleeps again (settled).
 #include "delivery/engine.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +12,7 @@
 
 #include "common/ids.h"
 #include "domain/signature.h"
+#include "store/failing_work_queue.h"
 #include "store/sqlite_store.h"
 
 namespace growhook {
@@ -85,14 +89,6 @@ class HeldTransport : public Transport {
   size_t sent_ = 0;
 };
 
-bool eventually(const std::function<bool()>& f) {
-  for (int i = 0; i < 500; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return f();
-}
-
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -113,7 +109,9 @@ class EngineTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void start_engine(Transport* transport = nullptr, int per_webhook = 4, int ready_ahead = 64) {
+  // Starts an engine and waits until its first turns are done and it sleeps.
+  void start_engine(Transport* transport = nullptr, int per_webhook = 4, int ready_ahead = 64,
+                    WorkQueue* queue = nullptr) {
     DeliveryOptions o;
     o.per_webhook_in_flight = per_webhook;
     o.ready_ahead = ready_ahead;
@@ -121,8 +119,28 @@ class EngineTest : public ::testing::Test {
     o.idle_poll_ms = 5;
     o.retry.jitter = 0;  // exact schedule
     o.seed = 1;
-    engine_ = std::make_unique<DeliveryEngine>(*store_, transport ? *transport : transport_, clock_, metrics_, o);
+    const int64_t waits = clock_.waits_begun();
+    engine_ = std::make_unique<DeliveryEngine>(queue ? *queue : *store_, transport ? *transport : transport_, clock_,
+                                               metrics_, o);
     engine_->start();
+    ASSERT_TRUE(clock_.await_waits(waits + 1)) << "the engine never went to sleep";
+  }
+  // Does f, which wakes the engine (an answer, new events), and waits until
+  // the engine has done what follows and sleeps again.
+  void settled(const std::function<void()>& f) {
+    const int64_t waits = clock_.waits_begun();
+    f();
+    ASSERT_TRUE(clock_.await_waits(waits + 1)) << "the engine did not come back to sleep";
+  }
+  // Moves the fake time on while the engine sleeps; when that ends its
+  // sleep (a retry or an idle poll came due), waits until it has turned at
+  // the new time and sleeps again.
+  void advance(int64_t ms) {
+    ASSERT_TRUE(clock_.await_sleepers(1)) << "the engine is not asleep";
+    const int64_t waits = clock_.waits_begun();
+    if (clock_.advance_ms(ms) > 0) {
+      ASSERT_TRUE(clock_.await_waits(waits + 1));
+    }
   }
   void ingest(const std::string& id) {
     IncomingEvent e;
@@ -158,37 +176,32 @@ class EngineTest : public ::testing::Test {
 TEST_F(EngineTest, WalksTheWholeScheduleAcrossARestartThenFails) {
   ingest("e1");
   start_engine();
-  ASSERT_TRUE(eventually([&] { return transport_.sent() == 1; }));
+  ASSERT_EQ(transport_.sent(), 1u);
   // Nothing happens before the first delay has passed.
-  clock_.advance_ms(9'999);
-  engine_->wake();
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  advance(9'999);
   EXPECT_EQ(transport_.sent(), 1u);
-  clock_.advance_ms(1);
-  ASSERT_TRUE(eventually([&] { return transport_.sent() == 2; }));
-  ASSERT_TRUE(eventually([&] { return batches(BatchState::kPending).size() == 1 && batches(BatchState::kPending)[0].cycle_attempts == 2; }));
+  advance(1);
+  ASSERT_EQ(transport_.sent(), 2u);
+  ASSERT_EQ(batches(BatchState::kPending).size(), 1u);
+  ASSERT_EQ(batches(BatchState::kPending)[0].cycle_attempts, 2);
 
   // Restart in the middle of the schedule: the next attempt keeps its time.
   engine_->stop();
   engine_.reset();
   ASSERT_TRUE(store_->release_leases("").ok());
   start_engine();
-  clock_.advance_ms(59'999);
-  engine_->wake();
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  advance(59'999);
   EXPECT_EQ(transport_.sent(), 2u);
-  clock_.advance_ms(1);
-  ASSERT_TRUE(eventually([&] { return transport_.sent() == 3; }));
-  clock_.advance_ms(300'000);
-  ASSERT_TRUE(eventually([&] { return transport_.sent() == 4; }));
-  ASSERT_TRUE(eventually([&] { return batches(BatchState::kFailed).size() == 1; }));
+  advance(1);
+  ASSERT_EQ(transport_.sent(), 3u);
+  advance(300'000);
+  ASSERT_EQ(transport_.sent(), 4u);
+  ASSERT_EQ(batches(BatchState::kFailed).size(), 1u);
   auto failed = batches(BatchState::kFailed)[0];
   ASSERT_EQ(failed.attempts.size(), 4u);
   EXPECT_FALSE(failed.next_attempt_at_ms.has_value());
   // And nothing more, however long we wait.
-  clock_.advance_ms(86'400'000);
-  engine_->wake();
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  advance(86'400'000);
   EXPECT_EQ(transport_.sent(), 4u);
   EXPECT_EQ(metrics_.batches_failed.load(), 1u);
 }
@@ -198,7 +211,7 @@ TEST_F(EngineTest, DeliversSignedBatchesAndRecordsThem) {
   ingest("a");
   ingest("b");
   start_engine();
-  ASSERT_TRUE(eventually([&] { return batches(BatchState::kDelivered).size() >= 1; }));
+  ASSERT_GE(batches(BatchState::kDelivered).size(), 1u);
   auto req = transport_.last();
   std::string id, ts, sig;
   for (auto& [k, v] : req.headers) {
@@ -214,25 +227,30 @@ TEST_F(EngineTest, AFinishedRequestIsFollowedAtOnceByTheNextReadyBatchOfItsWebho
   one_event_batches();
   for (int i = 0; i < 10; ++i) ingest("e" + std::to_string(i));
   start_engine(&held_, /*per_webhook=*/2, /*ready_ahead=*/4);
-  ASSERT_TRUE(eventually([&] { return held_.sent() == 2; }));
+  ASSERT_EQ(held_.sent(), 2u);
   // Nothing is claimed ahead for a webhook that has not answered yet.
   EXPECT_EQ(engine_->ready(), 0);
   // A fast answer: from then on two more are claimed and ready, and each
   // answer sends the next one from inside its callback, before the loop
   // has turned.
-  held_.answer(200);
-  ASSERT_TRUE(eventually([&] { return held_.sent() == 3 && engine_->ready() == 2; }));
-  held_.answer(200);
-  EXPECT_EQ(held_.sent(), 4u);
-  held_.answer(200);
-  EXPECT_EQ(held_.sent(), 5u);
+  settled([&] { held_.answer(200); });
+  ASSERT_EQ(held_.sent(), 3u);
+  ASSERT_EQ(engine_->ready(), 2);
+  settled([&] {
+    held_.answer(200);
+    EXPECT_EQ(held_.sent(), 4u);
+  });
+  settled([&] {
+    held_.answer(200);
+    EXPECT_EQ(held_.sent(), 5u);
+  });
   // The rest follow; everything is delivered once, never more than two at once.
   for (int answered = 3; answered < 10; ++answered) {
-    ASSERT_TRUE(eventually([&] { return held_.in_flight() > 0; }));
+    ASSERT_GT(held_.in_flight(), 0);
     EXPECT_LE(held_.in_flight(), 2);
-    held_.answer(200);
+    settled([&] { held_.answer(200); });
   }
-  ASSERT_TRUE(eventually([&] { return batches(BatchState::kDelivered).size() == 10; }));
+  ASSERT_EQ(batches(BatchState::kDelivered).size(), 10u);
   EXPECT_EQ(held_.sent(), 10u);
 }
 
@@ -241,11 +259,11 @@ TEST_F(EngineTest, NothingIsClaimedAheadForAWebhookThatAnswersSlowly) {
   for (int i = 0; i < 6; ++i) ingest("e" + std::to_string(i));
   start_engine(&held_, /*per_webhook=*/2, /*ready_ahead=*/4);
   for (int answered = 0; answered < 6; ++answered) {
-    ASSERT_TRUE(eventually([&] { return held_.in_flight() == std::min(2, 6 - answered); }));
+    ASSERT_EQ(held_.in_flight(), std::min(2, 6 - answered));
     EXPECT_EQ(engine_->ready(), 0) << "after " << answered << " answers";
-    held_.answer(200, /*duration_ms=*/1'000);
+    settled([&] { held_.answer(200, /*duration_ms=*/1'000); });
   }
-  ASSERT_TRUE(eventually([&] { return batches(BatchState::kDelivered).size() == 6; }));
+  ASSERT_EQ(batches(BatchState::kDelivered).size(), 6u);
   EXPECT_EQ(held_.sent(), 6u);
 }
 
@@ -253,13 +271,15 @@ TEST_F(EngineTest, AGoneAnswerStopsTheReadyBatchesOfItsWebhook) {
   one_event_batches();
   for (int i = 0; i < 8; ++i) ingest("e" + std::to_string(i));
   start_engine(&held_, /*per_webhook=*/2, /*ready_ahead=*/4);
-  ASSERT_TRUE(eventually([&] { return held_.sent() == 2; }));
-  held_.answer(200);
-  ASSERT_TRUE(eventually([&] { return held_.sent() == 3 && engine_->ready() == 2; }));
-  held_.answer(410);
-  EXPECT_EQ(engine_->ready(), 0);
-  held_.answer(200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(held_.sent(), 2u);
+  settled([&] { held_.answer(200); });
+  ASSERT_EQ(held_.sent(), 3u);
+  ASSERT_EQ(engine_->ready(), 2);
+  settled([&] {
+    held_.answer(410);
+    EXPECT_EQ(engine_->ready(), 0);
+  });
+  settled([&] { held_.answer(200); });
   EXPECT_EQ(held_.sent(), 3u) << "nothing more goes to a webhook that answered 410";
   auto w = store_->get_webhook("acc_1", "wh_1");
   ASSERT_TRUE(w.ok());
@@ -270,22 +290,50 @@ TEST_F(EngineTest, AReadyBatchThatWaitedTooLongGoesWhenItsLeaseEnds) {
   one_event_batches();
   for (int i = 0; i < 3; ++i) ingest("e" + std::to_string(i));
   start_engine(&held_, /*per_webhook=*/1, /*ready_ahead=*/4);
-  ASSERT_TRUE(eventually([&] { return held_.sent() == 1; }));
-  held_.answer(200);
-  ASSERT_TRUE(eventually([&] { return held_.sent() == 2 && engine_->ready() == 1; }));
+  ASSERT_EQ(held_.sent(), 1u);
+  settled([&] { held_.answer(200); });
+  ASSERT_EQ(held_.sent(), 2u);
+  ASSERT_EQ(engine_->ready(), 1);
   // The receiver now takes over a second: the ready batch is not sent on
   // the webhook's configuration of a second ago.
-  clock_.advance_ms(1'001);
-  held_.answer(200);
-  EXPECT_EQ(held_.sent(), 2u);
-  EXPECT_EQ(engine_->ready(), 0);
+  advance(1'001);
+  settled([&] {
+    held_.answer(200);
+    EXPECT_EQ(held_.sent(), 2u);
+    EXPECT_EQ(engine_->ready(), 0);
+  });
   // Nothing is lost: it is claimed again once its lease ends.
-  clock_.advance_ms(default_lease_ms(Timeouts{}));
-  engine_->wake();
-  ASSERT_TRUE(eventually([&] { return held_.in_flight() > 0; }));
-  held_.answer(200);
-  ASSERT_TRUE(eventually([&] { return batches(BatchState::kDelivered).size() == 3; }));
+  advance(default_lease_ms(Timeouts{}));
+  ASSERT_GT(held_.in_flight(), 0);
+  settled([&] { held_.answer(200); });
+  ASSERT_EQ(batches(BatchState::kDelivered).size(), 3u);
   EXPECT_EQ(held_.sent(), 3u);
+}
+
+// The work queue fails the turn that records a delivery: the outcome stays
+// with the engine, which says so in its readiness, and records it in a
+// later turn; the batch is not sent again meanwhile (its lease holds).
+TEST_F(EngineTest, AFailedTurnKeepsItsOutcomesAndRecordsThemLater) {
+  transport_.set_status(204);
+  ingest("e1");
+  // Write 1 claims and sends; write 2 would record the 204.
+  FailingWorkQueue failing(*store_, /*fail_at=*/2);
+  start_engine(nullptr, 4, 64, &failing);
+  ASSERT_EQ(transport_.sent(), 1u);
+  EXPECT_EQ(failing.writes(), 2);
+  EXPECT_FALSE(engine_->last_turn_ok());
+  EXPECT_EQ(metrics_.store_errors.load(), 1u);
+  EXPECT_EQ(batches(BatchState::kPending).size(), 1u) << "nothing was recorded";
+  // The engine tries again after its store_retry_ms (500 ms).
+  advance(499);
+  EXPECT_EQ(batches(BatchState::kPending).size(), 1u);
+  advance(1);
+  EXPECT_TRUE(engine_->last_turn_ok());
+  auto delivered = batches(BatchState::kDelivered);
+  ASSERT_EQ(delivered.size(), 1u);
+  ASSERT_EQ(delivered[0].attempts.size(), 1u);
+  EXPECT_EQ(delivered[0].attempts[0].status_code, 204);
+  EXPECT_EQ(transport_.sent(), 1u) << "sent once";
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // Retention against the real SQLite store and a fake clock: a round goes on
-// step by step until nothing old is left, and keeps what is recent.
+// step by step until nothing old is left, and keeps what is recent. The
+// rests between steps are waits on the fake clock, which moves itself to
+// their end (advance_on_wait): no test waits for real time to pass.
 #include "delivery/retention.h"
 
 #include <gtest/gtest.h>
@@ -18,6 +20,7 @@ constexpr int64_t kDay = 86'400'000;
 class RetentionTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    clock_.advance_on_wait(true);
     dir_ = std::filesystem::temp_directory_path() / ("growhook-retention-" + new_id("t", clock_.now_ms()));
     auto s = open_sqlite_store(dir_.string());
     ASSERT_TRUE(s.ok()) << s.error().message;
@@ -86,7 +89,12 @@ TEST_F(RetentionTest, ARoundTakesStepsUntilNothingOldIsLeft) {
   deliver(1);  // recent: stays
   Retention r(*store_, clock_, metrics_, RetentionOptions{7 * kDay, 30 * kDay, 60'000, 2});
   // 5 old batches and their 5 events, 2 batches a step.
+  const int64_t before = clock_.mono_ms();
   EXPECT_EQ(r.run_once(), 10);
+  // Three steps removed rows (2+2, 2+2, 1+1), each followed by a rest as
+  // long as the step (at least 1 ms); the fourth found nothing.
+  EXPECT_EQ(clock_.waits_begun(), 3);
+  EXPECT_EQ(clock_.mono_ms() - before, 3);
   EXPECT_EQ(metrics_.pruned_rows.load(), 10u);
   EXPECT_EQ(listed(BatchState::kDelivered), 1u);
   EXPECT_EQ(r.run_once(), 0);
