@@ -365,7 +365,7 @@ void App::test_webhook(const Account& a, const std::string& id, const Request& r
   std::string events = "[" + event_json(new_id("evt_test", now), type, format_timestamp(now), data) + "]";
   auto out = build_request(*w, new_id("test", now), events, /*test=*/true, now, options_.test_timeouts);
   transport_.send(std::move(out), [respond](TransportResult r) {
-    bool ok = r.error_kind == TransportErrorKind::kNone && r.status_code >= 200 && r.status_code < 300;
+    bool ok = is_success(r);
     std::string error = describe_failure(r);
     respond(json_response(200, {{"ok", ok},
                                 {"status_code", r.status_code ? json(r.status_code) : json(nullptr)},

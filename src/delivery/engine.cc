@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "common/thread_name.h"
-#include "domain/timestamp.h"
 
 namespace growhook {
 
@@ -218,52 +217,21 @@ void DeliveryEngine::send(Ready r) {
 }
 
 void DeliveryEngine::on_result(ClaimedBatch& claim, int64_t started_ms, TransportResult r) {
-  int64_t now = clock_.now_ms();
+  const int64_t now = clock_.now_ms();
   AttemptOutcome o;
   o.batch_id = claim.batch.id;
   o.webhook_id = claim.webhook.id;
   o.owner = options_.owner;
   o.attempt_number = claim.next_attempt_number;
-  o.attempt.at_ms = started_ms;
-  o.attempt.status_code = r.status_code;
-  o.attempt.duration_ms = r.duration_ms;
-  o.attempt.error = describe_failure(r);
-  o.attempt.response_body = r.body.substr(0, 1024);
-  metrics_.attempt_duration.observe(static_cast<double>(r.duration_ms) / 1000.0);
+  o.attempt = {started_ms, r.status_code, r.duration_ms, describe_failure(r), r.body.substr(0, 1024)};
   Decision d;
   {
     std::lock_guard lock(mu_);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     d = decide(r, claim.batch.cycle_attempts + 1, now, options_.retry, [&] { return u(rng_); });
   }
-  switch (d.kind) {
-    case Decision::Kind::kDelivered:
-      o.new_state = BatchState::kDelivered;
-      metrics_.attempts_ok++;
-      metrics_.batches_delivered++;
-      metrics_.events_delivered += static_cast<uint64_t>(claim.batch.event_count);
-      if (claim.oldest_event_created_ms > 0)
-        metrics_.ingest_to_delivery.observe(static_cast<double>(now - claim.oldest_event_created_ms) / 1000.0);
-      break;
-    case Decision::Kind::kRetry:
-      o.new_state = BatchState::kPending;
-      o.next_attempt_at_ms = d.retry_at_ms;
-      break;
-    case Decision::Kind::kFailed:
-      o.new_state = BatchState::kFailed;
-      metrics_.batches_failed++;
-      if (d.disable_webhook) {
-        o.disable_reason = "disabled at " + format_timestamp(now) + ": " + d.reason;
-        metrics_.webhooks_disabled++;
-      }
-      spdlog::warn("msg=\"batch failed\" batch={} webhook={} reason=\"{}\"", o.batch_id, o.webhook_id, d.reason);
-      break;
-  }
-  if (d.kind != Decision::Kind::kDelivered) {
-    if (r.error_kind == TransportErrorKind::kNone) metrics_.attempts_http_error++;
-    else metrics_.attempts_transport_error++;
-  }
-  metrics_.in_flight--;
+  apply_decision(d, now, o);
+  count_attempt(claim, r, d, now);
   std::vector<Ready> next;
   {
     std::lock_guard lock(mu_);
@@ -271,15 +239,13 @@ void DeliveryEngine::on_result(ClaimedBatch& claim, int64_t started_ms, Transpor
     if (--in_flight_[claim.webhook.id] <= 0) in_flight_.erase(claim.webhook.id);
     in_flight_total_--;
     woken_ = true;
-    const bool fast = r.error_kind == TransportErrorKind::kNone && r.status_code >= 200 && r.status_code < 300 &&
-                      r.duration_ms <= options_.fast_answer_ms;
-    if (fast) {
+    if (is_success(r) && r.duration_ms <= options_.fast_answer_ms) {
       if (fast_.size() >= 100'000) fast_.clear();  // a bound; they come back with their next answer
       fast_[claim.webhook.id] = true;
     } else {
       fast_.erase(claim.webhook.id);
     }
-    if (d.disable_webhook) {
+    if (auto* failed = std::get_if<Failed>(&d); failed && failed->disable_webhook) {
       // 410 Gone: nothing more goes there. The batches that were ready keep
       // their leases until they end, and wait for the webhook to be enabled.
       if (auto it = ready_.find(claim.webhook.id); it != ready_.end()) {
@@ -291,7 +257,29 @@ void DeliveryEngine::on_result(ClaimedBatch& claim, int64_t started_ms, Transpor
     if (ready_total_ > 0) take_sendable_locked(claim.webhook.id, next);
   }
   if (!wake_per_pass_) cv_.notify_all();
-  for (auto& r : next) send(std::move(r));
+  for (auto& n : next) send(std::move(n));
+}
+
+void DeliveryEngine::count_attempt(const ClaimedBatch& claim, const TransportResult& r, const Decision& d,
+                                   int64_t now) {
+  metrics_.attempt_duration.observe(static_cast<double>(r.duration_ms) / 1000.0);
+  metrics_.in_flight--;
+  if (std::holds_alternative<Delivered>(d)) {
+    metrics_.attempts_ok++;
+    metrics_.batches_delivered++;
+    metrics_.events_delivered += static_cast<uint64_t>(claim.batch.event_count);
+    if (claim.oldest_event_created_ms > 0)
+      metrics_.ingest_to_delivery.observe(static_cast<double>(now - claim.oldest_event_created_ms) / 1000.0);
+    return;
+  }
+  if (r.error_kind == TransportErrorKind::kNone) metrics_.attempts_http_error++;
+  else metrics_.attempts_transport_error++;
+  if (const auto* failed = std::get_if<Failed>(&d)) {
+    metrics_.batches_failed++;
+    if (failed->disable_webhook) metrics_.webhooks_disabled++;
+    spdlog::warn("msg=\"batch failed\" batch={} webhook={} reason=\"{}\"", claim.batch.id, claim.webhook.id,
+                 failed->reason);
+  }
 }
 
 void DeliveryEngine::sleep_until_work() {

@@ -105,6 +105,7 @@ class DeliveryEngine {
   void take_sendable_locked(const std::string& first, std::vector<Ready>& out);
   void send(Ready r);
   void on_result(ClaimedBatch& claim, int64_t started_ms, TransportResult r);
+  void count_attempt(const ClaimedBatch& claim, const TransportResult& r, const Decision& d, int64_t now);
   void sleep_until_work();
 
   WorkQueue& queue_;

@@ -54,15 +54,11 @@ int month_index(std::string_view m) {
   return 0;
 }
 
-bool transient_failure(const TransportResult& r) {
-  return r.error_kind != TransportErrorKind::kNone || r.status_code < 200 || r.status_code > 299;
-}
-
 }  // namespace
 
 std::string describe_failure(const TransportResult& r) {
   if (r.error_kind != TransportErrorKind::kNone) return r.error;
-  if (r.status_code >= 200 && r.status_code < 300) return {};
+  if (is_success(r)) return {};
   if (r.status_code >= 300 && r.status_code < 400)
     return "HTTP " + std::to_string(r.status_code) + " (redirects are not followed)";
   return "HTTP " + std::to_string(r.status_code);
@@ -91,20 +87,14 @@ std::optional<int64_t> parse_retry_after(std::string_view v, int64_t now_ms) {
 
 Decision decide(const TransportResult& r, int attempts_in_cycle, int64_t now_ms, const RetryConfig& config,
                 const std::function<double()>& rand01) {
-  Decision d;
-  if (!transient_failure(r)) return d;  // kDelivered
-  d.reason = describe_failure(r);
+  if (is_success(r)) return Delivered{};
+  std::string reason = describe_failure(r);
   if (r.error_kind == TransportErrorKind::kNone && r.status_code == 410) {
-    d.kind = Decision::Kind::kFailed;
-    d.disable_webhook = true;
-    d.reason = "the endpoint answered 410 Gone";
-    return d;
+    return Failed{"the endpoint answered 410 Gone", /*disable_webhook=*/true};
   }
   size_t retries_done = attempts_in_cycle > 0 ? static_cast<size_t>(attempts_in_cycle - 1) : 0;
   if (retries_done >= config.delays_ms.size()) {
-    d.kind = Decision::Kind::kFailed;
-    d.reason = "all " + std::to_string(attempts_in_cycle) + " attempts failed; last: " + d.reason;
-    return d;
+    return Failed{"all " + std::to_string(attempts_in_cycle) + " attempts failed; last: " + reason};
   }
   int64_t base = config.delays_ms[retries_done];
   double scale = 1.0 - config.jitter + 2.0 * config.jitter * rand01();
@@ -112,9 +102,19 @@ Decision decide(const TransportResult& r, int attempts_in_cycle, int64_t now_ms,
   if (r.error_kind == TransportErrorKind::kNone && (r.status_code == 429 || r.status_code == 503)) {
     if (auto ra = parse_retry_after(r.retry_after, now_ms)) wait = std::min(*ra, config.retry_after_cap_ms);
   }
-  d.kind = Decision::Kind::kRetry;
-  d.retry_at_ms = now_ms + std::max<int64_t>(0, wait);
-  return d;
+  return Retry{now_ms + std::max<int64_t>(0, wait), std::move(reason)};
+}
+
+void apply_decision(const Decision& d, int64_t now_ms, AttemptOutcome& o) {
+  if (std::holds_alternative<Delivered>(d)) {
+    o.new_state = BatchState::kDelivered;
+  } else if (const auto* retry = std::get_if<Retry>(&d)) {
+    o.new_state = BatchState::kPending;
+    o.next_attempt_at_ms = retry->at_ms;
+  } else if (const auto* failed = std::get_if<Failed>(&d)) {
+    o.new_state = BatchState::kFailed;
+    if (failed->disable_webhook) o.disable_reason = "disabled at " + format_timestamp(now_ms) + ": " + failed->reason;
+  }
 }
 
 }  // namespace growhook

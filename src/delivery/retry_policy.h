@@ -8,10 +8,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "common/result.h"
 #include "delivery/transport.h"
+#include "store/work_queue.h"
 
 namespace growhook {
 
@@ -27,19 +29,34 @@ Result<std::vector<int64_t>> parse_delays(std::string_view text);
 // "10s" style for one duration; used by flags too.
 Result<int64_t> parse_duration_ms(std::string_view text);
 
-struct Decision {
-  enum class Kind { kDelivered, kRetry, kFailed };
-  Kind kind = Kind::kDelivered;
-  int64_t retry_at_ms = 0;       // kRetry: when
-  std::string reason;            // kFailed / kRetry: why, for people
+// Success is an HTTP answer with a 2xx status (SPEC "Delivery rules"); a
+// redirect is not followed, so a 3xx fails like any other status.
+inline bool is_success(const TransportResult& r) {
+  return r.error_kind == TransportErrorKind::kNone && r.status_code >= 200 && r.status_code <= 299;
+}
+
+// What follows an attempt: one of three, each with what it needs.
+struct Delivered {};
+struct Retry {
+  int64_t at_ms = 0;   // the next attempt
+  std::string reason;  // why this one failed, for people
+};
+struct Failed {
+  std::string reason;            // why, for people
   bool disable_webhook = false;  // 410 Gone: stop for good
 };
+using Decision = std::variant<Delivered, Retry, Failed>;
 
 // What follows an attempt whose result is r, when attempts_in_cycle
 // attempts (this one included) were made since the batch's cycle began.
 // rand01 returns a uniform number in [0, 1).
 Decision decide(const TransportResult& r, int attempts_in_cycle, int64_t now_ms, const RetryConfig& config,
                 const std::function<double()>& rand01);
+
+// What decision d, taken at now_ms, makes of the batch, as the work queue
+// records it in o: its new state, its next attempt, and the reason its
+// webhook is disabled (410).
+void apply_decision(const Decision& d, int64_t now_ms, AttemptOutcome& o);
 
 // What went wrong in an attempt, for people: the transport error, or
 // "HTTP 500" (with a note on redirects for 3xx). Empty for a 2xx.
