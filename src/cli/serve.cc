@@ -77,8 +77,7 @@ int serve(const ServeConfig& c) {
     std::fprintf(stderr, "growhook: --request-read-timeout must be longer than 0\n");
     return 2;
   }
-  const int64_t lease_ms =
-      c.lease_ms > 0 ? c.lease_ms : default_lease_ms({c.connect_timeout_ms, c.request_timeout_ms});
+  const int64_t lease_ms = lease_ms_or_default(c.lease_ms, {c.connect_timeout_ms, c.request_timeout_ms});
   if (lease_ms <= c.request_timeout_ms) {
     // A lease that can end while its attempt is still running lets another
     // node send the same batch at the same time.

@@ -20,6 +20,7 @@ DeliveryEngine::DeliveryEngine(WorkQueue& queue, Transport& transport, const Clo
       clock_(clock),
       metrics_(metrics),
       options_(std::move(options)),
+      lease_ms_(lease_ms_or_default(options_.lease_ms, options_.timeouts)),
       rng_(options_.seed ? options_.seed : std::random_device{}()) {}
 
 DeliveryEngine::~DeliveryEngine() { stop(0); }
@@ -127,7 +128,7 @@ bool DeliveryEngine::turn() {
   }
   req.now_ms = clock_.now_ms();
   req.owner = options_.owner;
-  req.lease_ms = options_.lease_ms > 0 ? options_.lease_ms : default_lease_ms(options_.timeouts);
+  req.lease_ms = lease_ms_;
   req.per_webhook_limit = options_.per_webhook_in_flight;
   req.max_batch_bytes = options_.max_batch_bytes;
   // Recording what came back and claiming the next work share a turn (and,
@@ -175,9 +176,8 @@ void DeliveryEngine::take_sendable_locked(const std::string& first, std::vector<
   // are slow) is left alone: it was built with the webhook as it was when
   // claimed, which may since have been edited or disabled, and its attempt
   // must end within its lease. It is due again when the lease ends.
-  const int64_t lease = options_.lease_ms > 0 ? options_.lease_ms : default_lease_ms(options_.timeouts);
   const int64_t max_wait =
-      std::min<int64_t>(kMaxReadyWaitMs, lease - options_.timeouts.connect_ms - options_.timeouts.total_ms);
+      std::min<int64_t>(kMaxReadyWaitMs, lease_ms_ - options_.timeouts.connect_ms - options_.timeouts.total_ms);
   const int64_t mono = clock_.mono_ms();
   auto take_from = [&](const std::string& id, std::deque<Ready>& q) {
     int& n = in_flight_[id];

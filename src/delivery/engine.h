@@ -63,6 +63,10 @@ struct DeliveryOptions {
 // The lease when none is set: the longest attempt (connect and total
 // timeouts) plus 30 s for claiming, building and recording around it.
 inline int64_t default_lease_ms(const Timeouts& t) { return t.connect_ms + t.total_ms + 30'000; }
+// The lease a node uses: the one set (lease_ms > 0), or the default.
+inline int64_t lease_ms_or_default(int64_t lease_ms, const Timeouts& t) {
+  return lease_ms > 0 ? lease_ms : default_lease_ms(t);
+}
 
 class DeliveryEngine {
  public:
@@ -113,6 +117,7 @@ class DeliveryEngine {
   const Clock& clock_;
   Metrics& metrics_;
   DeliveryOptions options_;
+  const int64_t lease_ms_;  // options_.lease_ms, or the default
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
