@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "delivery/engine.h"
+#include "delivery/address_guard.h"
 #include "delivery/transport.h"
 #include "domain/event.h"
 #include "ingest/group_committer.h"

@@ -11,6 +11,7 @@
 #include "api/app.h"
 #include "common/crypto.h"
 #include "common/ids.h"
+#include "delivery/curl_transport.h"
 #include "delivery/engine.h"
 #include "delivery/retention.h"
 #include "ingest/group_committer.h"

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "common/thread_name.h"
-#include "delivery/transport.h"
+#include "delivery/curl_transport.h"
 
 namespace growhook {
 namespace {

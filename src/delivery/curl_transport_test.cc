@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "delivery/transport.h"
+#include "delivery/curl_transport.h"
 
 namespace growhook {
 namespace {

@@ -1,6 +1,7 @@
 // The HTTP client seam of delivery: send one POST, get its outcome through a
-// callback. The production implementation is libcurl multi (curl_transport.*);
-// tests use fakes that fail on purpose.
+// callback. The production implementation is libcurl multi (curl_transport.h,
+// which has its options and its factory); tests use fakes that fail on
+// purpose. Nothing here knows curl.
 #pragma once
 
 #include <cstdint>
@@ -9,8 +10,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "delivery/address_guard.h"
 
 namespace growhook {
 
@@ -71,18 +70,5 @@ class Transport {
   // callback it only asks the loop to end (the thread cannot join itself).
   virtual void stop() = 0;
 };
-
-struct CurlTransportOptions {
-  AddressGuard guard;                 // checked on every resolved address at connect time
-  // Body kept. When more arrives the transfer stops there (the connection is
-  // closed) and the status already received is still the answer.
-  size_t max_response_bytes = 64 << 10;
-  size_t max_connections_per_host = 16;  // more requests to one host wait for a slot
-  size_t max_connections_total = 256;    // open at once, and kept for reuse
-  size_t max_in_flight = 10'000;         // beyond it send() refuses at once
-  std::string user_agent = "growhook/" GROWHOOK_VERSION;
-};
-
-std::unique_ptr<Transport> make_curl_transport(CurlTransportOptions options);
 
 }  // namespace growhook
