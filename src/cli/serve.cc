@@ -13,7 +13,7 @@
 #include "common/ids.h"
 #include "delivery/curl_transport.h"
 #include "delivery/engine.h"
-#include "delivery/retention.h"
+#include "maintenance/retention.h"
 #include "ingest/group_committer.h"
 #include "store/open_store.h"
 

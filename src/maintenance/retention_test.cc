@@ -2,7 +2,7 @@
 // step by step until nothing old is left, and keeps what is recent. The
 // rests between steps are waits on the fake clock, which moves itself to
 // their end (advance_on_wait): no test waits for real time to pass.
-#include "delivery/retention.h"
+#include "maintenance/retention.h"
 
 #include <gtest/gtest.h>
 

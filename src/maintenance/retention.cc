@@ -1,4 +1,4 @@
-#include "delivery/retention.h"
+#include "maintenance/retention.h"
 
 #include <spdlog/spdlog.h>
 

@@ -1,6 +1,9 @@
 // Retention: a thread that prunes old delivered and failed batches (and the
 // events nobody needs any more) in small steps, so that delivery never
-// waits long behind it.
+// waits long behind it. It holds the store's Maintenance role only.
+//
+// maintenance/ is the node's upkeep in the background: work that keeps the
+// store healthy and is nobody's request.
 #pragma once
 
 #include <condition_variable>
