@@ -25,23 +25,8 @@ CLI::Option* duration_flag(CLI::App* app, const std::string& name, int64_t* ms, 
       ->envname(env);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"growhook: the webhook connector of the Grow marketing platform"};
-  // CLI11 reads no environment variable for the config option itself: the
-  // default file name comes from GROWHOOK_CONFIG instead.
-  const char* config_env = std::getenv("GROWHOOK_CONFIG");
-  app.set_config("--config", config_env ? config_env : "",
-                 "Read options from this TOML/INI file ([serve] section, keys as the long flag names); "
-                 "default from GROWHOOK_CONFIG",
-                 /*config_required=*/config_env != nullptr);
-  app.fallthrough();  // `growhook serve --config FILE` works too
-  app.require_subcommand(1);
-  app.set_version_flag("--version", GROWHOOK_VERSION);
-
-  growhook::ServeConfig c;
-  auto* serve = app.add_subcommand("serve", "Start the API, the web page and the delivery workers");
+// Where the node listens, what it stores in, what its webhooks may reach.
+void add_store_and_network_flags(CLI::App* serve, growhook::ServeConfig& c) {
   serve->add_option("--listen", c.listen, "HOST:PORT to listen on (port 0 picks a free port)")
       ->envname("GROWHOOK_LISTEN")
       ->capture_default_str();
@@ -54,6 +39,10 @@ int main(int argc, char** argv) {
                     "Comma-separated CIDR ranges that webhooks may reach although the address guard refuses "
                     "them by default (loopback, private, link-local, ...), e.g. 127.0.0.0/8 for local tests")
       ->envname("GROWHOOK_ALLOW_TARGETS");
+}
+
+// Timeouts, retries, leases, retention and shutdown: durations ("10s", "5m", "7d").
+void add_timing_flags(CLI::App* serve, growhook::ServeConfig& c) {
   serve->add_option("--retry-delays", c.retry_delays,
                     "Waits before each retry (jittered by +-20%); their count is the number of retries")
       ->envname("GROWHOOK_RETRY_DELAYS")
@@ -80,6 +69,10 @@ int main(int argc, char** argv) {
   duration_flag(serve, "--request-read-timeout", &c.request_read_timeout_ms, "GROWHOOK_REQUEST_READ_TIMEOUT",
                 "How long an API request may take to arrive, headers and body; slower clients are "
                 "disconnected (default 30s)");
+}
+
+// The bounds on delivery requests in flight.
+void add_delivery_bound_flags(CLI::App* serve, growhook::ServeConfig& c) {
   serve->add_option("--max-in-flight", c.max_in_flight, "Delivery requests in flight at most, in all")
       ->envname("GROWHOOK_MAX_IN_FLIGHT")
       ->check(CLI::Range(1, 100000))
@@ -89,6 +82,10 @@ int main(int argc, char** argv) {
       ->envname("GROWHOOK_PER_WEBHOOK_IN_FLIGHT")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+}
+
+// Request limits, threads, the node's name and role, logging.
+void add_node_flags(CLI::App* serve, growhook::ServeConfig& c) {
   serve->add_option("--max-events-per-request", c.max_events_per_request,
                     "Events accepted in one ingestion request (413 beyond)")
       ->envname("GROWHOOK_MAX_EVENTS_PER_REQUEST")
@@ -108,12 +105,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--node-id", c.node_id, "This node's name in leases (default: generated)")
       ->envname("GROWHOOK_NODE_ID");
-  serve->add_option("--role", c.role,
-                    "all: API, page and delivery; api: API and page only; worker: delivery only "
-                    "(with /healthz, /readyz, /metrics)")
+  serve
+      ->add_option_function<std::string>(
+          "--role",
+          [&c](const std::string& v) {
+            // CLI::IsMember below has refused anything else.
+            c.role = growhook::parse_role(v).value_or(growhook::Role::kAll);
+          },
+          "all: API, page and delivery; api: API and page only; worker: delivery only "
+          "(with /healthz, /readyz, /metrics)")
       ->envname("GROWHOOK_ROLE")
       ->check(CLI::IsMember({"all", "api", "worker"}))
-      ->capture_default_str();
+      ->default_str("all");
   serve->add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
       ->envname("GROWHOOK_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
@@ -121,6 +124,29 @@ int main(int argc, char** argv) {
   serve->footer(
       "The platform token comes from GROWHOOK_PLATFORM_TOKEN; when it is unset, one is generated on first "
       "start, printed once, and only its hash is kept.");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"growhook: the webhook connector of the Grow marketing platform"};
+  // CLI11 reads no environment variable for the config option itself: the
+  // default file name comes from GROWHOOK_CONFIG instead.
+  const char* config_env = std::getenv("GROWHOOK_CONFIG");
+  app.set_config("--config", config_env ? config_env : "",
+                 "Read options from this TOML/INI file ([serve] section, keys as the long flag names); "
+                 "default from GROWHOOK_CONFIG",
+                 /*config_required=*/config_env != nullptr);
+  app.fallthrough();  // `growhook serve --config FILE` works too
+  app.require_subcommand(1);
+  app.set_version_flag("--version", GROWHOOK_VERSION);
+
+  growhook::ServeConfig c;
+  auto* serve = app.add_subcommand("serve", "Start the API, the web page and the delivery workers");
+  add_store_and_network_flags(serve, c);
+  add_timing_flags(serve, c);
+  add_delivery_bound_flags(serve, c);
+  add_node_flags(serve, c);
 
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return growhook::serve(c);

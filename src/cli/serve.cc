@@ -1,3 +1,5 @@
+// `growhook serve` in three steps: check the configuration, build the node
+// (cli/node.h), run it until a signal.
 #include "cli/serve.h"
 
 #include <signal.h>
@@ -6,21 +8,12 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
 
-#include "api/app.h"
-#include "common/crypto.h"
-#include "common/ids.h"
-#include "delivery/curl_transport.h"
-#include "delivery/engine.h"
-#include "maintenance/retention.h"
-#include "ingest/group_committer.h"
-#include "store/open_store.h"
+#include "cli/node.h"
+#include "delivery/retry_policy.h"
 
 namespace growhook {
 namespace {
-
-constexpr const char* kTokenMetaKey = "platform_token_sha256";
 
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_logger_mt("growhook");
@@ -31,26 +24,6 @@ void setup_logging(const std::string& level) {
   spdlog::flush_on(spdlog::level::info);
 }
 
-// The platform token: from the environment, or generated on first start and
-// printed once; only its SHA-256 is stored.
-Result<std::string> platform_token_hash(Maintenance& store, std::string* printed_token) {
-  if (const char* env = std::getenv("GROWHOOK_PLATFORM_TOKEN"); env && *env) {
-    if (std::strlen(env) < 16) return Error::invalid("GROWHOOK_PLATFORM_TOKEN must be at least 16 characters");
-    return crypto::sha256_hex(env);
-  }
-  auto stored = store.get_meta(kTokenMetaKey);
-  if (!stored.ok()) return stored.error();
-  if (*stored) return **stored;
-  std::string token = "ghp_" + crypto::base64url_encode(crypto::random_bytes(32));
-  std::string hash = crypto::sha256_hex(token);
-  // Several nodes starting together on a new PostgreSQL database: the first
-  // token written is the one; only the node that wrote it prints it.
-  auto kept = store.add_meta(kTokenMetaKey, hash);
-  if (!kept.ok()) return kept.error();
-  if (*kept == hash) *printed_token = token;
-  return *kept;
-}
-
 sigset_t shutdown_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -59,163 +32,86 @@ sigset_t shutdown_signals() {
   return set;
 }
 
+// Waits for SIGTERM or SIGINT, then drains: readiness answers 503 at once
+// and the node goes on serving for --drain-delay while the load balancer
+// notices; a second signal cuts the wait short.
+void run_until_signal(Node& node, const sigset_t& signals, int64_t drain_delay_ms) {
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("msg=\"shutting down\" signal={} drain_delay_ms={}", sig, drain_delay_ms);
+  node.drain();
+  if (drain_delay_ms > 0) {
+    timespec wait{static_cast<time_t>(drain_delay_ms / 1000), static_cast<long>(drain_delay_ms % 1000) * 1'000'000};
+    if (sigtimedwait(&signals, nullptr, &wait) > 0) spdlog::info("msg=\"second signal: stopping now\"");
+  }
+  node.stop();
+  spdlog::info("msg=\"stopped\"");
+}
+
 }  // namespace
+
+std::string_view to_string(Role r) {
+  switch (r) {
+    case Role::kAll: return "all";
+    case Role::kApi: return "api";
+    case Role::kWorker: return "worker";
+  }
+  return "all";
+}
+
+std::optional<Role> parse_role(std::string_view s) {
+  for (Role r : {Role::kAll, Role::kApi, Role::kWorker}) {
+    if (s == to_string(r)) return r;
+  }
+  return std::nullopt;
+}
+
+Result<CheckedConfig> check_config(const ServeConfig& c) {
+  CheckedConfig k;
+  auto ranges = parse_cidr_list(c.allow_targets);
+  if (!ranges.ok()) return Error::invalid("--allow-targets: " + ranges.error().message);
+  k.allowed_targets = std::move(*ranges);
+  if (c.request_read_timeout_ms < 1) return Error::invalid("--request-read-timeout must be longer than 0");
+  k.lease_ms = lease_ms_or_default(c.lease_ms, {c.connect_timeout_ms, c.request_timeout_ms});
+  if (k.lease_ms <= c.request_timeout_ms) {
+    // A lease that can end while its attempt is still running lets another
+    // node send the same batch at the same time.
+    return Error::invalid("--lease (" + std::to_string(k.lease_ms) + " ms) must be longer than --request-timeout (" +
+                          std::to_string(c.request_timeout_ms) +
+                          " ms): a batch's lease must outlive its longest attempt, or another node would send it "
+                          "again meanwhile");
+  }
+  auto delays = parse_delays(c.retry_delays);
+  if (!delays.ok()) return delays.error();
+  k.retry_delays = std::move(*delays);
+  k.host = c.listen.substr(0, c.listen.rfind(':'));
+  if (k.host.size() > 2 && k.host.front() == '[' && k.host.back() == ']') k.host = k.host.substr(1, k.host.size() - 2);
+  k.port = static_cast<uint16_t>(std::atoi(c.listen.substr(c.listen.rfind(':') + 1).c_str()));
+  k.single_node = c.database.empty();
+  k.delivers = c.role != Role::kApi;
+  return k;
+}
 
 int serve(const ServeConfig& c) {
   // Block the shutdown signals before any thread starts, so every thread
-  // inherits the mask and only sigwait below receives them.
+  // inherits the mask and only sigwait receives them.
   sigset_t signals = shutdown_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   setup_logging(c.log_level);
 
-  auto guard_ranges = parse_cidr_list(c.allow_targets);
-  if (!guard_ranges.ok()) {
-    std::fprintf(stderr, "growhook: --allow-targets: %s\n", guard_ranges.error().message.c_str());
+  auto checked = check_config(c);
+  if (!checked.ok()) {
+    std::fprintf(stderr, "growhook: %s\n", checked.error().message.c_str());
     return 2;
   }
-  if (c.request_read_timeout_ms < 1) {
-    std::fprintf(stderr, "growhook: --request-read-timeout must be longer than 0\n");
-    return 2;
-  }
-  const int64_t lease_ms = lease_ms_or_default(c.lease_ms, {c.connect_timeout_ms, c.request_timeout_ms});
-  if (lease_ms <= c.request_timeout_ms) {
-    // A lease that can end while its attempt is still running lets another
-    // node send the same batch at the same time.
-    std::fprintf(stderr,
-                 "growhook: --lease (%lld ms) must be longer than --request-timeout (%lld ms): a batch's lease "
-                 "must outlive its longest attempt, or another node would send it again meanwhile\n",
-                 static_cast<long long>(lease_ms), static_cast<long long>(c.request_timeout_ms));
-    return 2;
-  }
-  auto delays = parse_delays(c.retry_delays);
-  if (!delays.ok()) {
-    std::fprintf(stderr, "growhook: %s\n", delays.error().message.c_str());
-    return 2;
-  }
-  auto opened = open_store({c.database, c.data_dir, c.pg_pool_size});
-  if (!opened.ok()) {
-    std::fprintf(stderr, "growhook: %s\n", opened.error().message.c_str());
+  auto node = Node::build(c, *checked);
+  if (!node.ok()) {
+    std::fprintf(stderr, "growhook: %s\n", node.error().message.c_str());
     return 1;
   }
-  std::unique_ptr<Store>* store = &opened->store;
-  std::string new_token;
-  auto token_hash = platform_token_hash(**store, &new_token);
-  if (!token_hash.ok()) {
-    std::fprintf(stderr, "growhook: %s\n", token_hash.error().message.c_str());
-    return 1;
-  }
-  const bool single_node = c.database.empty();
-  std::string owner = c.node_id.empty() ? new_id("node", SystemClock().now_ms()) : c.node_id;
-  if (single_node || !c.node_id.empty()) {
-    // SQLite: nobody else can hold a lease on this data folder, so whatever
-    // was in flight when the last process died is due again now. PostgreSQL
-    // with a stable --node-id: this node's own leases are from its previous
-    // life; take them back at once instead of waiting for them to expire.
-    if (auto s = (*store)->release_leases(single_node ? "" : c.node_id); !s.ok()) {
-      std::fprintf(stderr, "growhook: %s\n", s.error().message.c_str());
-      return 1;
-    }
-  }
-
-  SystemClock clock;
-  Metrics metrics;
-  CurlTransportOptions topts;
-  topts.guard = AddressGuard(*guard_ranges);
-  topts.max_response_bytes = c.max_response_bytes;
-  // A webhook's requests in flight each need a connection of their own, or
-  // they queue inside curl behind its host limit; the engine's bounds are
-  // the ones that count, so the connection limits follow them.
-  topts.max_connections_per_host = std::max<size_t>(topts.max_connections_per_host, c.per_webhook_in_flight);
-  topts.max_connections_total = std::max<size_t>(topts.max_connections_total, c.max_in_flight);
-  auto transport = make_curl_transport(topts);
-
-  DeliveryOptions dopts;
-  dopts.owner = owner;
-  dopts.max_in_flight = c.max_in_flight;
-  dopts.per_webhook_in_flight = c.per_webhook_in_flight;
-  // Claiming ahead would let the nodes of a PostgreSQL cluster together hold
-  // more of a webhook's batches than --per-webhook-in-flight; one node alone
-  // (SQLite) sends no more than that at once either way.
-  if (!single_node) dopts.ready_ahead = 0;
-  dopts.timeouts = {c.connect_timeout_ms, c.request_timeout_ms};
-  dopts.lease_ms = lease_ms;
-  dopts.retry.delays_ms = *delays;
-  dopts.retry.retry_after_cap_ms = c.retry_after_cap_ms;
-  DeliveryEngine engine(**store, *transport, clock, metrics, dopts);
-
-  GroupCommitter committer(**store, {}, [&engine] { engine.wake(); });
-  // The store's notifier (PostgreSQL's LISTEN thread) calls back until the
-  // store ends, which is after the engine: unhook it before the engine goes,
-  // on every way out of this function.
-  WorkNotifier* notifier = opened->notifier;
-  if (notifier) notifier->on_new_work([&engine] { engine.wake(); });
-  struct Unhook {
-    WorkNotifier* notifier;
-    ~Unhook() {
-      if (notifier) notifier->on_new_work(nullptr);
-    }
-  } unhook{notifier};
-
-  api::AppOptions aopts;
-  aopts.ingest.max_events = c.max_events_per_request;
-  aopts.test_timeouts = dopts.timeouts;
-  aopts.guard = AddressGuard(*guard_ranges);
-  aopts.serve_api = c.role != "worker";
-  const bool deliver = c.role != "api";
-  api::App app(api::AppStores::of(**store), committer, *transport, clock, metrics, deliver ? &engine : nullptr, *token_hash, aopts);
-
-  api::ServerLimits limits;
-  limits.max_body_bytes = c.max_body_bytes;
-  limits.read_timeout_ms = c.request_read_timeout_ms;
-  std::string host = c.listen.substr(0, c.listen.rfind(':'));
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  int port = std::atoi(c.listen.substr(c.listen.rfind(':') + 1).c_str());
-  std::string error;
-  auto server = api::start_http_server(
-      host, static_cast<uint16_t>(port), c.threads, limits,
-      [&app](api::Request&& r, api::Responder respond) { app.handle(std::move(r), std::move(respond)); }, &error);
-  if (!server) {
-    std::fprintf(stderr, "growhook: %s\n", error.c_str());
-    return 1;
-  }
-  if (deliver) engine.start();
-  RetentionOptions ropts;
-  ropts.delivered_ms = c.retention_delivered_ms;
-  ropts.failed_ms = c.retention_failed_ms;
-  Retention retention(**store, clock, metrics, ropts);
-  if (deliver) retention.start();
-
-  std::string base = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                     std::to_string(server->port());
-  std::printf("growhook %s listening on %s\n", GROWHOOK_VERSION, base.c_str());
-  std::printf("  API:  %s/v1\n  Page: %s/\n", base.c_str(), base.c_str());
-  std::printf("  Store: %s\n", single_node ? ("SQLite in " + c.data_dir).c_str() : "PostgreSQL");
-  if (!new_token.empty()) {
-    std::printf("  Platform token (shown once; only its hash is kept): %s\n", new_token.c_str());
-  }
-  std::fflush(stdout);
-  spdlog::info("msg=\"started\" listen={} node={} role={} lease_ms={}", base, owner, c.role, lease_ms);
-
-  int sig = 0;
-  sigwait(&signals, &sig);
-  spdlog::info("msg=\"shutting down\" signal={} drain_delay_ms={}", sig, c.drain_delay_ms);
-  // First tell the load balancer (readiness), and keep serving while it
-  // notices; a second signal cuts the wait short.
-  app.set_draining();
-  if (c.drain_delay_ms > 0) {
-    timespec wait{static_cast<time_t>(c.drain_delay_ms / 1000), static_cast<long>(c.drain_delay_ms % 1000) * 1'000'000};
-    if (sigtimedwait(&signals, nullptr, &wait) > 0) spdlog::info("msg=\"second signal: stopping now\"");
-  }
-  // Commit what ingestion holds and answer it, then stop the server, then
-  // let deliveries in hand finish and record them.
-  committer.stop();
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  server->stop();
-  retention.stop();
-  engine.stop(c.shutdown_grace_ms);
-  transport->stop();
-  spdlog::info("msg=\"stopped\"");
+  (*node)->start();
+  run_until_signal(**node, signals, c.drain_delay_ms);
   return 0;
 }
 

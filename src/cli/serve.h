@@ -2,9 +2,20 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace growhook {
+
+// What a node runs (--role).
+enum class Role {
+  kAll,     // API, page and delivery
+  kApi,     // API and page; no delivery (nor retention)
+  kWorker,  // delivery and retention; of the HTTP routes only /healthz, /readyz, /metrics
+};
+std::string_view to_string(Role r);  // "all", "api", "worker"
+std::optional<Role> parse_role(std::string_view s);
 
 struct ServeConfig {
   std::string listen = "127.0.0.1:8080";
@@ -14,7 +25,7 @@ struct ServeConfig {
   std::string retry_delays = "10s,1m,5m";
   std::string node_id;             // lease owner; empty: generated
   std::string log_level = "info";
-  std::string role = "all";        // all | api (no delivery) | worker (no API, ops routes only)
+  Role role = Role::kAll;
   int threads = 4;                 // HTTP threads
   int max_in_flight = 256;
   int per_webhook_in_flight = 4;
@@ -33,7 +44,8 @@ struct ServeConfig {
   int pg_pool_size = 8;
 };
 
-// Runs until SIGTERM or SIGINT; returns the process exit code.
+// Runs until SIGTERM or SIGINT; returns the process exit code: 2 for a
+// configuration that does not hold, 1 when the node cannot start.
 int serve(const ServeConfig& config);
 
 }  // namespace growhook

@@ -1,0 +1,173 @@
+#include "cli/node.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "common/crypto.h"
+#include "common/ids.h"
+#include "delivery/curl_transport.h"
+#include "delivery/retry_policy.h"
+#include "store/open_store.h"
+
+namespace growhook {
+namespace {
+
+constexpr const char* kTokenMetaKey = "platform_token_sha256";
+
+// The platform token: from the environment, or generated on first start and
+// printed once; only its SHA-256 is stored.
+Result<std::string> platform_token_hash(Maintenance& store, std::string* printed_token) {
+  if (const char* env = std::getenv("GROWHOOK_PLATFORM_TOKEN"); env && *env) {
+    if (std::strlen(env) < 16) return Error::invalid("GROWHOOK_PLATFORM_TOKEN must be at least 16 characters");
+    return crypto::sha256_hex(env);
+  }
+  auto stored = store.get_meta(kTokenMetaKey);
+  if (!stored.ok()) return stored.error();
+  if (*stored) return **stored;
+  std::string token = "ghp_" + crypto::base64url_encode(crypto::random_bytes(32));
+  std::string hash = crypto::sha256_hex(token);
+  // Several nodes starting together on a new PostgreSQL database: the first
+  // token written is the one; only the node that wrote it prints it.
+  auto kept = store.add_meta(kTokenMetaKey, hash);
+  if (!kept.ok()) return kept.error();
+  if (*kept == hash) *printed_token = token;
+  return *kept;
+}
+
+CurlTransportOptions transport_options(const ServeConfig& c, const CheckedConfig& k) {
+  CurlTransportOptions t;
+  t.guard = AddressGuard(k.allowed_targets);
+  t.max_response_bytes = c.max_response_bytes;
+  // A webhook's requests in flight each need a connection of their own, or
+  // they queue inside curl behind its host limit; the engine's bounds are
+  // the ones that count, so the connection limits follow them.
+  t.max_connections_per_host = std::max<size_t>(t.max_connections_per_host, c.per_webhook_in_flight);
+  t.max_connections_total = std::max<size_t>(t.max_connections_total, c.max_in_flight);
+  return t;
+}
+
+DeliveryOptions delivery_options(const ServeConfig& c, const CheckedConfig& k, const std::string& owner) {
+  DeliveryOptions d;
+  d.owner = owner;
+  d.max_in_flight = c.max_in_flight;
+  d.per_webhook_in_flight = c.per_webhook_in_flight;
+  // Claiming ahead would let the nodes of a PostgreSQL cluster together hold
+  // more of a webhook's batches than --per-webhook-in-flight; one node alone
+  // (SQLite) sends no more than that at once either way.
+  if (!k.single_node) d.ready_ahead = 0;
+  d.timeouts = {c.connect_timeout_ms, c.request_timeout_ms};
+  d.lease_ms = k.lease_ms;
+  d.retry.delays_ms = k.retry_delays;
+  d.retry.retry_after_cap_ms = c.retry_after_cap_ms;
+  return d;
+}
+
+api::AppOptions app_options(const ServeConfig& c, const CheckedConfig& k) {
+  api::AppOptions a;
+  a.ingest.max_events = c.max_events_per_request;
+  a.test_timeouts = {c.connect_timeout_ms, c.request_timeout_ms};
+  a.guard = AddressGuard(k.allowed_targets);
+  a.serve_api = c.role != Role::kWorker;
+  return a;
+}
+
+RetentionOptions retention_options(const ServeConfig& c) {
+  RetentionOptions r;
+  r.delivered_ms = c.retention_delivered_ms;
+  r.failed_ms = c.retention_failed_ms;
+  return r;
+}
+
+}  // namespace
+
+Node::WakeOnNewWork::WakeOnNewWork(WorkNotifier* n, DeliveryEngine& engine) : notifier(n) {
+  if (notifier) notifier->on_new_work([&engine] { engine.wake(); });
+}
+
+Node::WakeOnNewWork::~WakeOnNewWork() {
+  if (notifier) notifier->on_new_work(nullptr);
+}
+
+Node::Node(OpenedStore opened, std::string token_hash, const ServeConfig& c, const CheckedConfig& k,
+           std::string owner)
+    : config_(c),
+      checked_(k),
+      owner_(std::move(owner)),
+      opened_(std::move(opened)),
+      store_(*opened_.store),
+      transport_(make_curl_transport(transport_options(c, k))),
+      engine_(store_, *transport_, clock_, metrics_, delivery_options(c, k, owner_)),
+      committer_(store_, {}, [this] { engine_.wake(); }),
+      wake_on_new_work_(opened_.notifier, engine_),
+      app_(api::AppStores::of(store_), committer_, *transport_, clock_, metrics_, k.delivers ? &engine_ : nullptr,
+           std::move(token_hash), app_options(c, k)),
+      retention_(store_, clock_, metrics_, retention_options(c)) {}
+
+Result<std::unique_ptr<Node>> Node::build(const ServeConfig& c, const CheckedConfig& k) {
+  auto opened = open_store({c.database, c.data_dir, c.pg_pool_size});
+  if (!opened.ok()) return opened.error();
+  std::string new_token;
+  auto token_hash = platform_token_hash(*opened->store, &new_token);
+  if (!token_hash.ok()) return token_hash.error();
+  if (k.single_node || !c.node_id.empty()) {
+    // SQLite: nobody else can hold a lease on this data folder, so whatever
+    // was in flight when the last process died is due again now. PostgreSQL
+    // with a stable --node-id: this node's own leases are from its previous
+    // life; take them back at once instead of waiting for them to expire.
+    if (auto s = opened->store->release_leases(k.single_node ? "" : c.node_id); !s.ok()) return s.error();
+  }
+  std::string owner = c.node_id.empty() ? new_id("node", SystemClock().now_ms()) : c.node_id;
+  std::unique_ptr<Node> node(new Node(std::move(*opened), std::move(*token_hash), c, k, std::move(owner)));
+  node->new_token_ = std::move(new_token);
+
+  api::ServerLimits limits;
+  limits.max_body_bytes = c.max_body_bytes;
+  limits.read_timeout_ms = c.request_read_timeout_ms;
+  std::string error;
+  api::App& app = node->app_;
+  node->server_ = api::start_http_server(
+      k.host, k.port, c.threads, limits,
+      [&app](api::Request&& r, api::Responder respond) { app.handle(std::move(r), std::move(respond)); }, &error);
+  if (!node->server_) return Error::unavailable(error);
+  return node;
+}
+
+void Node::start() {
+  if (checked_.delivers) {
+    engine_.start();
+    retention_.start();
+  }
+  const std::string& host = checked_.host;
+  std::string base = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                     std::to_string(server_->port());
+  std::printf("growhook %s listening on %s\n", GROWHOOK_VERSION, base.c_str());
+  std::printf("  API:  %s/v1\n  Page: %s/\n", base.c_str(), base.c_str());
+  std::printf("  Store: %s\n", checked_.single_node ? ("SQLite in " + config_.data_dir).c_str() : "PostgreSQL");
+  if (!new_token_.empty()) {
+    std::printf("  Platform token (shown once; only its hash is kept): %s\n", new_token_.c_str());
+  }
+  std::fflush(stdout);
+  spdlog::info("msg=\"started\" listen={} node={} role={} lease_ms={}", base, owner_, to_string(config_.role),
+               checked_.lease_ms);
+}
+
+void Node::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  // Commit what ingestion holds and answer it, then stop the server, then
+  // let deliveries in hand finish and record them.
+  committer_.stop();
+  if (server_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    server_->stop();
+  }
+  retention_.stop();
+  engine_.stop(config_.shutdown_grace_ms);
+  transport_->stop();
+}
+
+}  // namespace growhook
