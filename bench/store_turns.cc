@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   ClaimRequest req;
   req.owner = "bench";
   req.lease_ms = 60'000;
-  req.per_webhook_limit = per_turn;
+  req.per_webhook_in_flight = per_turn;
   req.max_batches = per_turn;
   req.max_batch_bytes = 1 << 20;
   std::vector<AttemptOutcome> outcomes;

@@ -1,5 +1,5 @@
 // The HTTP API: routing, authentication, and the handlers of every route of
-// the SPEC. Handlers run on the HTTP server's threads; ingestion answers
+// docs/openapi.yaml. Handlers run on the HTTP server's threads; ingestion answers
 // asynchronously once the group committer has committed.
 #pragma once
 

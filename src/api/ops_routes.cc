@@ -30,7 +30,7 @@ Response App::metrics() {
              std::to_string(v) + "\n";
     };
     gauge("growhook_pending_batches", "Batches neither delivered nor failed yet.", c->pending_batches);
-    gauge("growhook_retry_scheduled_batches", "Pending batches waiting for a retry.", c->retry_scheduled);
+    gauge("growhook_retry_scheduled_batches", "Pending batches that failed an attempt of their cycle: waiting for a retry, or being retried.", c->retry_scheduled);
     gauge("growhook_failed_batches", "Failed batches kept for a manual retry.", c->failed_batches);
     gauge("growhook_pending_events", "Events not yet in a batch, summed over webhooks.", c->pending_events);
     gauge("growhook_ingest_queue", "Ingestion requests waiting for the group commit.",

@@ -1,4 +1,4 @@
-// The JSON shapes of the API (SPEC "Webhook fields", "Batch fields").
+// The JSON shapes of the API (docs/openapi.yaml: Webhook, Batch).
 #pragma once
 
 #include <nlohmann/json.hpp>

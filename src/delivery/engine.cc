@@ -88,14 +88,17 @@ void DeliveryEngine::run() {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    bool more = turn();
+    turn();
     metrics_.delivery_loop_turns++;
     last_turn_mono_ms_ = clock_.mono_ms();
-    if (!more) sleep_until_work();
+    // Either every slot is taken (a completion wakes us) or there was no
+    // more work to claim (ingestion or a timer wakes us): sleep in both
+    // cases, unless something woke us during the turn.
+    sleep_until_work();
   }
 }
 
-bool DeliveryEngine::turn() {
+void DeliveryEngine::turn() {
   std::vector<AttemptOutcome> outcomes;
   ClaimRequest req;
   {
@@ -122,27 +125,24 @@ bool DeliveryEngine::turn() {
     for (auto it = outcomes.rbegin(); it != outcomes.rend(); ++it) done_.push_front(std::move(*it));
   };
   if (req.max_batches <= 0) {
-    if (outcomes.empty()) return false;
+    if (outcomes.empty()) return;
     if (auto s = queue_.record_outcomes(outcomes); !s.ok()) keep(s.error(), "recording attempts failed");
-    return false;
+    return;
   }
   req.now_ms = clock_.now_ms();
   req.owner = options_.owner;
   req.lease_ms = lease_ms_;
-  req.per_webhook_limit = options_.per_webhook_in_flight;
+  req.per_webhook_in_flight = options_.per_webhook_in_flight;
   req.max_batch_bytes = options_.max_batch_bytes;
   // Recording what came back and claiming the next work share a turn (and,
   // where the store can, a transaction).
   auto claims = queue_.record_and_claim(outcomes, req);
   if (!claims.ok()) {
     keep(claims.error(), "recording attempts or claiming work failed");
-    return false;
+    return;
   }
   last_turn_ok_ = true;
   queue_claims(std::move(*claims));
-  // Either every slot is taken (a completion wakes us) or there was no more
-  // work to claim (ingestion or a timer wakes us): sleep in both cases.
-  return false;
 }
 
 void DeliveryEngine::queue_claims(std::vector<ClaimedBatch> claims) {
@@ -302,7 +302,7 @@ void DeliveryEngine::sleep_until_work() {
   }
   const int64_t mono = clock_.mono_ms();
   if (!busy || mono - due_asked_mono_ms_ >= kDueReuseMs) {
-    auto due = queue_.next_due_ms(clock_.now_ms());
+    auto due = queue_.next_due_ms();
     due_ = due.ok() ? *due : std::nullopt;
     due_asked_mono_ms_ = mono;
   }

@@ -96,7 +96,9 @@ class DeliveryEngine {
 
  private:
   void run();
-  bool turn();  // true when more work is likely right away
+  // Records the outcomes that came back and claims what the free slots and
+  // the room ahead allow, in one store call; sends what has a slot.
+  void turn();
   // A claimed batch with its request built, waiting for a slot.
   struct Ready {
     std::shared_ptr<ClaimedBatch> claim;

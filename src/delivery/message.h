@@ -1,4 +1,4 @@
-// The message a receiver gets (SPEC "The message a receiver gets"): the
+// The message a receiver gets (docs/receiving-webhooks.md, "The request"): the
 // envelope body and the Standard Webhooks headers.
 #pragma once
 

@@ -113,7 +113,7 @@ void apply_decision(const Decision& d, int64_t now_ms, AttemptOutcome& o) {
     o.next_attempt_at_ms = retry->at_ms;
   } else if (const auto* failed = std::get_if<Failed>(&d)) {
     o.new_state = BatchState::kFailed;
-    if (failed->disable_webhook) o.disable_reason = "disabled at " + format_timestamp(now_ms) + ": " + failed->reason;
+    if (failed->disable_webhook) o.disabled_reason = "disabled at " + format_timestamp(now_ms) + ": " + failed->reason;
   }
 }
 

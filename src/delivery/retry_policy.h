@@ -29,7 +29,8 @@ Result<std::vector<int64_t>> parse_delays(std::string_view text);
 // "10s" style for one duration; used by flags too.
 Result<int64_t> parse_duration_ms(std::string_view text);
 
-// Success is an HTTP answer with a 2xx status (SPEC "Delivery rules"); a
+// Success is an HTTP answer with a 2xx status (docs/receiving-webhooks.md,
+// "Answering"); a
 // redirect is not followed, so a 3xx fails like any other status.
 inline bool is_success(const TransportResult& r) {
   return r.error_kind == TransportErrorKind::kNone && r.status_code >= 200 && r.status_code <= 299;

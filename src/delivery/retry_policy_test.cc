@@ -102,11 +102,11 @@ TEST(RetryPolicy, ADecisionBecomesTheBatchsNextState) {
   AttemptOutcome failed;
   apply_decision(Failed{"all 4 attempts failed"}, 0, failed);
   EXPECT_EQ(failed.new_state, BatchState::kFailed);
-  EXPECT_TRUE(failed.disable_reason.empty());
+  EXPECT_TRUE(failed.disabled_reason.empty());
   AttemptOutcome gone;
   apply_decision(Failed{"the endpoint answered 410 Gone", true}, 1'700'000'000'000, gone);
   EXPECT_EQ(gone.new_state, BatchState::kFailed);
-  EXPECT_EQ(gone.disable_reason, "disabled at 2023-11-14T22:13:20.000Z: the endpoint answered 410 Gone");
+  EXPECT_EQ(gone.disabled_reason, "disabled at 2023-11-14T22:13:20.000Z: the endpoint answered 410 Gone");
 }
 
 TEST(RetryPolicy, RetryAfterOverridesTheDelayWithinTheCap) {

@@ -1,6 +1,6 @@
-// The batching rule (SPEC "Delivery rules: Batching"), the one place it is
-// written; both stores call it when they cut batches from a webhook's
-// pending events.
+// The batching rule (docs/receiving-webhooks.md, "The request"), the one
+// place it is written; both stores call it when they cut batches from a
+// webhook's pending events.
 //
 // What is pending for a webhook goes out in batches of at most its
 // batch_max_events events and batch_max_bytes bytes of events JSON

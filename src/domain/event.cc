@@ -31,7 +31,8 @@ struct DataKey {
   Kind kind;
 };
 
-// The SPEC's data set table, in its order, which is also the output order.
+// The data set's table (docs/receiving-webhooks.md, "The data set"), in its
+// order, which is also the output order.
 constexpr std::array<DataKey, 20> kDataSet = {{
     {"msisdn", Kind::kMsisdn},
     {"profileCreatedAt", Kind::kTimestamp},

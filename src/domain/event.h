@@ -30,8 +30,9 @@ struct IncomingEvent {
   int64_t occurred_at_ms = 0;
   std::string occurred_at;  // canonical "YYYY-MM-DDTHH:MM:SS.mmmZ"
   // The contact data set as a compact JSON object with all 20 keys, in the
-  // order of the SPEC's table, absent keys written as null. Strings are
-  // re-escaped canonically; TIMESTAMP values are canonical.
+  // order of the data set's table (docs/receiving-webhooks.md, "The data
+  // set"), absent keys written as null. Strings are re-escaped
+  // canonically; TIMESTAMP values are canonical.
   std::string data_json;
   // The event as a message carries it (event_json below), built once by
   // set_event_id; the store keeps these bytes as they are.
@@ -74,7 +75,8 @@ ParsedIngest parse_ingest_body(std::string_view body, const IngestLimits& limits
 Result<std::string> canonical_contact_json(std::string_view contact_object_json,
                                            std::vector<ValidationIssue>* issues = nullptr);
 
-// The sample data set of the SPEC, canonical JSON (msisdn 5599999999999, ...).
+// The sample data set (the table's sample column), canonical JSON
+// (msisdn 5599999999999, ...).
 const std::string& sample_contact_json();
 
 // The event as it travels in a message:

@@ -1,6 +1,6 @@
 // The things growhook keeps: accounts, webhooks, batches and attempts.
-// Plain values; rules that decide about them live in their own headers
-// (retry_policy.h, batcher in delivery/).
+// Plain values; the rules that decide about them live in their own headers
+// (domain/batching.h, domain/webhook.h, delivery/retry_policy.h).
 #pragma once
 
 #include <cstdint>

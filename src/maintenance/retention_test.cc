@@ -54,7 +54,7 @@ class RetentionTest : public ::testing::Test {
     c.now_ms = clock_.now_ms();
     c.owner = "test";
     c.lease_ms = 60'000;
-    c.per_webhook_limit = n;
+    c.per_webhook_in_flight = n;
     c.max_batches = n;
     auto claimed = store_->record_and_claim({}, c);
     ASSERT_TRUE(claimed.ok());

@@ -184,7 +184,7 @@ class StoreScene {
     req.now_ms = now;
     req.owner = owner;
     req.lease_ms = lease_ms;
-    req.per_webhook_limit = per_webhook;
+    req.per_webhook_in_flight = per_webhook;
     req.max_batches = max_batches;
     req.max_batch_bytes = max_bytes;
     req.in_flight = std::move(in_flight);

@@ -29,7 +29,7 @@ class FailingWorkQueue final : public WorkQueue {
     if (fails_now()) return error_;
     return inner_.release_leases(owner);
   }
-  Result<std::optional<int64_t>> next_due_ms(int64_t now_ms) override { return inner_.next_due_ms(now_ms); }
+  Result<std::optional<int64_t>> next_due_ms() override { return inner_.next_due_ms(); }
 
   int writes() const { return writes_; }  // calls so far, the failed one included
 

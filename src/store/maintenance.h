@@ -13,7 +13,9 @@ namespace growhook {
 
 struct StoreCounts {
   int64_t pending_batches = 0;     // not yet delivered nor failed
-  int64_t retry_scheduled = 0;     // pending with a future next attempt
+  // Pending batches that failed an attempt of their cycle: waiting for
+  // their retry, or being retried now.
+  int64_t retry_scheduled = 0;
   int64_t failed_batches = 0;
   int64_t pending_events = 0;      // events not yet in a batch, over all webhooks
 };

@@ -16,7 +16,7 @@ using Busy = std::unordered_map<std::string, int>;
 
 // Batches in flight per webhook over all nodes: this node's own count, or
 // the live leases in the database when they are more (other nodes' work),
-// so that per_webhook_limit bounds a webhook across the cluster.
+// so that per_webhook_in_flight bounds a webhook across the cluster.
 Result<Busy> busy_webhooks(Conn& c, const ClaimRequest& req) {
   Busy busy = req.in_flight;
   GH_PG_ASSIGN(r, c.exec("SELECT webhook_id, count(*) FROM batches WHERE lease_owner IS NOT NULL AND "
@@ -76,12 +76,12 @@ Status claim_due(Conn& c, const ClaimRequest& req, Busy& busy, std::vector<Claim
   return ok_status();
 }
 
-// Cuts up to `count` batches from the webhook's events after cursor
+// Cuts up to `count` batches from the webhook's events after its position
 // (updated) by the batching rule (domain/batching.h), in three statements
-// whatever the count: the events, the cursor, the batches. None when none
-// of its types is pending: the cursor then moves to head, as it does when
+// whatever the count: the events, the position, the batches. None when none
+// of its types is pending: the position then moves to head, as it does when
 // every pending event of its types went into the batches.
-Result<std::vector<ClaimedBatch>> cut_batches(Conn& c, const ClaimRequest& req, const Webhook& w, int64_t& cursor,
+Result<std::vector<ClaimedBatch>> cut_batches(Conn& c, const ClaimRequest& req, const Webhook& w, int64_t& position,
                                               int64_t head, int count) {
   std::vector<ClaimedBatch> out;
   const BatchLimits limits = batch_limits(w, req.max_batch_bytes, count);
@@ -89,16 +89,16 @@ Result<std::vector<ClaimedBatch>> cut_batches(Conn& c, const ClaimRequest& req, 
   GH_PG_ASSIGN(r, c.exec("SELECT seq, occurred_at, created_at, body FROM events WHERE account_id = $1::text AND "
                          "seq > $2::bigint AND seq <= $3::bigint AND (type & $4::smallint) <> 0 "
                          "ORDER BY seq LIMIT $5::bigint",
-                         Params().add(w.account_id).add(cursor).add(head).add(static_cast<int>(w.event_types))
+                         Params().add(w.account_id).add(position).add(head).add(static_cast<int>(w.event_types))
                              .add(limit)));
   std::vector<PendingEvent> rows;
   rows.reserve(r->rows());
   for (int i = 0; i < r->rows(); ++i) rows.push_back({r->i64(i, 0), r->i64(i, 1), r->i64(i, 2), r->str(i, 3)});
   // Fewer rows than asked: nothing more of its types up to head.
-  Packing packed = pack_batches(rows, cursor, head, r->rows() < limit, limits);
-  cursor = packed.position;
+  Packing packed = pack_batches(rows, position, head, r->rows() < limit, limits);
+  position = packed.position;
   GH_PG_ASSIGN(u, c.exec("UPDATE webhooks SET cursor = $2::bigint WHERE id = $1::text",
-                         Params().add(w.id).add(cursor)));
+                         Params().add(w.id).add(position)));
   if (packed.batches.empty()) return out;
 
   std::vector<std::string> ids;
@@ -142,9 +142,9 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
   }
   // head_seq comes from this statement's snapshot: every event up to it is
   // committed, and none at or below it can commit later (see
-  // postgres_store.cc), so the cursor never passes an event still invisible.
+  // postgres_store.cc), so the position never passes an event still invisible.
   // At most as many webhooks as there are batches left to cut (each gives
-  // one at least, or has nothing of its types and just moves its cursor):
+  // one at least, or has nothing of its types and just moves its position):
   // the rows locked here are skipped by the other nodes' claims until this
   // commits, so locking every webhook with work would leave them none.
   GH_PG_ASSIGN(cand, c.exec("SELECT " GH_PG_WEBHOOK_COLUMNS ", w.cursor, a.head_seq FROM webhooks w "
@@ -153,11 +153,11 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
                             Params().add(text_array(full)).add(req.max_batches - static_cast<int>(out.size()))));
   for (int i = 0; i < cand->rows() && static_cast<int>(out.size()) < req.max_batches; ++i) {
     Webhook w = webhook_from_row(*cand, i);
-    int64_t cursor = cand->i64(i, 15), head = cand->i64(i, 16);
+    int64_t position = cand->i64(i, 15), head = cand->i64(i, 16);
     int& n = busy[w.id];
     int room = std::min(req.limit_for(w.id) - n, req.max_batches - static_cast<int>(out.size()));
     if (room <= 0) continue;
-    GH_PG_ASSIGN(cut, cut_batches(c, req, w, cursor, head, room));
+    GH_PG_ASSIGN(cut, cut_batches(c, req, w, position, head, room));
     n += static_cast<int>(cut->size());
     for (auto& b : *cut) out.push_back(std::move(b));
   }
@@ -270,12 +270,12 @@ Status record_outcomes(Conn& c, std::span<const AttemptOutcome> outcomes) {
     // rows locked in order in one statement, all recorded in another.
     GH_PG_ASSIGN(applied, record_all(c, sorted));
     for (const AttemptOutcome* o : sorted) {
-      if (applied->count(o->batch_id) && !o->disable_reason.empty()) disables.push_back(o);
+      if (applied->count(o->batch_id) && !o->disabled_reason.empty()) disables.push_back(o);
     }
   } else {
     for (const AttemptOutcome* o : sorted) {
       GH_PG_ASSIGN(applied, record_one(c, *o));
-      if (*applied && !o->disable_reason.empty()) disables.push_back(o);
+      if (*applied && !o->disabled_reason.empty()) disables.push_back(o);
     }
   }
   std::stable_sort(disables.begin(), disables.end(),
@@ -283,7 +283,7 @@ Status record_outcomes(Conn& c, std::span<const AttemptOutcome> outcomes) {
   for (const AttemptOutcome* o : disables) {
     GH_PG_ASSIGN(r, c.exec("UPDATE webhooks SET enabled = false, disabled_reason = $2::text, updated_at = "
                            "$3::bigint WHERE id = $1::text",
-                           Params().add(o->webhook_id).add(o->disable_reason).add(o->attempt.at_ms)));
+                           Params().add(o->webhook_id).add(o->disabled_reason).add(o->attempt.at_ms)));
   }
   return ok_status();
 }

@@ -16,7 +16,7 @@
 namespace growhook::pg {
 
 // Runs inside the caller's transaction on c. Rows it takes are locked with
-// FOR NO KEY UPDATE SKIP LOCKED: due batches, and the webhooks whose cursor
+// FOR NO KEY UPDATE SKIP LOCKED: due batches, and the webhooks whose position
 // it advances, so a node never waits for another and two nodes never lease
 // the same batch nor cut the same events.
 Result<std::vector<ClaimedBatch>> claim_in_transaction(Conn& c, const ClaimRequest& req);

@@ -14,8 +14,8 @@ Result<int> prune(Conn& c, int64_t delivered_before_ms, int64_t failed_before_ms
                          "SELECT count(*) FROM gone",
                          Params().add(delivered_before_ms).add(failed_before_ms).add(limit)));
   int deleted = static_cast<int>(b->i64(0, 0));
-  // Events below every cursor and every remaining batch of their account,
-  // older than the shorter retention, are needed by nobody. Each account
+  // Events below every webhook's position and every remaining batch of
+  // their account, older than the shorter retention, are needed by nobody. Each account
   // is read from its oldest event on, at most $2 rows, and not at all
   // when its oldest event is too recent (created_at follows seq): a step
   // never reads the events that stay (filtering on created_at inside the

@@ -9,6 +9,9 @@ namespace {
 constexpr const char* kMigrationLockKey = "7454142891895517035";
 
 // Never edit a migration that has shipped; add a new one.
+// webhooks.cursor holds the webhook's position in its account's log (the
+// last seq already cut into one of its batches); the column kept the name
+// it had before pages had cursors of their own (?cursor=, next_cursor).
 // Ids are TEXT COLLATE "C": lists page by id ranges, which must compare
 // bytes like SQLite does, whatever the database's locale.
 const char* const kMigrations[] = {

@@ -8,11 +8,12 @@
 //
 // Why sequence numbers become visible in order
 // --------------------------------------------
-// A webhook's cursor says "every event up to here is in a batch". That is
+// A webhook's position in its account's log (its column `cursor`) says
+// "every event up to here is in a batch". That is
 // only safe if, once a node sees event n of an account, no event below n can
 // still appear. With a global sequence, two transactions could take 10 and
 // 11 and commit 11 first; a node cutting a batch in between would move the
-// cursor past 10 and lose it. So:
+// position past 10 and lose it. So:
 //  1. Sequence numbers are per account and come from accounts.head_seq, not
 //     from a sequence: append_events first locks the account rows of all its
 //     requests (SELECT ... FOR NO KEY UPDATE, in id order so that two group
@@ -26,10 +27,10 @@
 //     on the account, without hash collisions, and also tells an unknown
 //     account in the same round trip.)
 //  2. A batch is cut only from events <= the head_seq read in the same
-//     snapshot as the cursor (pg_claim.cc). Events and their head_seq
+//     snapshot as the position (pg_claim.cc). Events and their head_seq
 //     commit atomically, so every event up to that head is visible, and
 //     none at or below it can commit later.
-// Two nodes never cut the same events: the webhook rows whose cursor moves
+// Two nodes never cut the same events: the webhook rows whose position moves
 // are locked FOR NO KEY UPDATE SKIP LOCKED; due batches likewise.
 #include "store/postgres_store.h"
 
@@ -193,7 +194,7 @@ class PostgresStore final : public Store, public WorkNotifier {
     return write([&](Conn& c) { return pg::release_leases(c, owner); }, pg::Durability::kRelaxed);
   }
 
-  Result<std::optional<int64_t>> next_due_ms(int64_t) override {
+  Result<std::optional<int64_t>> next_due_ms() override {
     GH_PG_CONN(c);
     return pg::next_due_ms(c);
   }

@@ -6,7 +6,7 @@
 // - The store comes with a WorkNotifier: append_events, retry_batch,
 //   retry_failed and release_leases send NOTIFY growhook_work on commit; a
 //   listener thread with its own connection calls the registered callback.
-// - per_webhook_limit bounds a webhook's batches under a live lease across
+// - per_webhook_in_flight bounds a webhook's batches under a live lease across
 //   all nodes, not only ClaimRequest::in_flight of the calling node.
 // - Every statement has a 30 s timeout; a lost connection fails the call in
 //   progress with kUnavailable and is reopened on its next use.

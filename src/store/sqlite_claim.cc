@@ -100,10 +100,10 @@ Result<ClaimedBatch> insert_batch(Db& db, const ClaimRequest& req, const Webhook
   return c;
 }
 
-// Cuts up to `room` batches from the webhook's pending events after
-// cursor (domain/batching.h), with one read of the events and one move of
-// the cursor.
-Status cut_batches(Db& db, const ClaimRequest& req, const Webhook& w, int64_t cursor, int64_t head, int room,
+// Cuts up to `room` batches from the webhook's pending events after its
+// position (domain/batching.h), with one read of the events and one move of
+// the position.
+Status cut_batches(Db& db, const ClaimRequest& req, const Webhook& w, int64_t position, int64_t head, int room,
                    std::vector<ClaimedBatch>& out) {
   const BatchLimits limits = batch_limits(w, req.max_batch_bytes, room);
   const int64_t limit = events_to_read(limits);
@@ -112,12 +112,12 @@ Status cut_batches(Db& db, const ClaimRequest& req, const Webhook& w, int64_t cu
     GH_STMT(s, db,
             "SELECT seq, occurred_at, created_at, body FROM events WHERE account_id = $1 AND seq > $2 AND "
             "seq <= $3 AND (type & $4) != 0 ORDER BY seq LIMIT $5");
-    s->bind(1, w.account_id).bind(2, cursor).bind(3, head).bind(4, static_cast<int>(w.event_types));
+    s->bind(1, w.account_id).bind(2, position).bind(3, head).bind(4, static_cast<int>(w.event_types));
     s->bind(5, limit);
     while (s->step() == SQLITE_ROW) rows.push_back({s->i64(0), s->i64(1), s->i64(2), s->str(3)});
   }
   // Fewer rows than asked: nothing more of its types up to head.
-  Packing packed = pack_batches(rows, cursor, head, static_cast<int64_t>(rows.size()) < limit, limits);
+  Packing packed = pack_batches(rows, position, head, static_cast<int64_t>(rows.size()) < limit, limits);
   for (auto& b : packed.batches) {
     auto c = insert_batch(db, req, w, b);
     if (!c.ok()) return c.error();
@@ -125,14 +125,14 @@ Status cut_batches(Db& db, const ClaimRequest& req, const Webhook& w, int64_t cu
   }
   GH_STMT(u, db, "UPDATE webhooks SET cursor = $2 WHERE id = $1");
   u->bind(1, w.id).bind(2, packed.position);
-  return done(db, u->step(), "advance cursor");
+  return done(db, u->step(), "advance position");
 }
 
 Status cut_new_batches(Db& db, const ClaimRequest& req, Busy& busy,
                        std::vector<ClaimedBatch>& out) {
   struct Candidate {
     Webhook w;
-    int64_t cursor, head;
+    int64_t position, head;
   };
   std::vector<Candidate> candidates;
   {
@@ -146,7 +146,7 @@ Status cut_new_batches(Db& db, const ClaimRequest& req, Busy& busy,
     int room = std::min(req.limit_for(c.w.id) - n, req.max_batches - static_cast<int>(out.size()));
     if (room <= 0) continue;
     size_t before = out.size();
-    GH_RETURN_IF_ERROR(cut_batches(db, req, c.w, c.cursor, c.head, room, out));
+    GH_RETURN_IF_ERROR(cut_batches(db, req, c.w, c.position, c.head, room, out));
     n += static_cast<int>(out.size() - before);
   }
   return ok_status();
@@ -184,9 +184,9 @@ Status record_outcome(Db& db, const AttemptOutcome& o) {
       GH_RETURN_IF_ERROR(insert(*a));
     }
   }
-  if (!o.disable_reason.empty()) {
+  if (!o.disabled_reason.empty()) {
     GH_STMT(w, db, "UPDATE webhooks SET enabled = 0, disabled_reason = $2, updated_at = $3 WHERE id = $1");
-    w->bind(1, o.webhook_id).bind(2, o.disable_reason).bind(3, o.attempt.at_ms);
+    w->bind(1, o.webhook_id).bind(2, o.disabled_reason).bind(3, o.attempt.at_ms);
     GH_RETURN_IF_ERROR(done(db, w->step(), "disable webhook"));
   }
   return ok_status();

@@ -30,8 +30,8 @@ Result<int> prune(Db& db, int64_t delivered_before_ms, int64_t failed_before_ms,
     GH_RETURN_IF_ERROR(done(db, b->step(), "prune batches"));
     ++deleted;
   }
-  // Events below every cursor and every remaining batch of their account,
-  // older than the shorter retention, are needed by nobody. Each account
+  // Events below every webhook's position and every remaining batch of
+  // their account, older than the shorter retention, are needed by nobody. Each account
   // is read from its oldest event on, at most `limit` rows a step, and
   // not at all when its oldest event is too recent (created_at follows
   // seq): a step never reads the events that stay. (A filter on

@@ -6,6 +6,9 @@ namespace growhook {
 namespace {
 
 // Never edit a migration that has shipped; add a new one.
+// webhooks.cursor holds the webhook's position in its account's log (the
+// last seq already cut into one of its batches); the column kept the name
+// it had before pages had cursors of their own (?cursor=, next_cursor).
 const char* const kMigrations[] = {
     // 1: the first schema.
     R"sql(

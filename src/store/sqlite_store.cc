@@ -231,7 +231,7 @@ class SqliteStore final : public Store {
     return write([&](Db& db) { return sqlite::release_leases(db, owner); });
   }
 
-  Result<std::optional<int64_t>> next_due_ms(int64_t) override {
+  Result<std::optional<int64_t>> next_due_ms() override {
     return read([&](Db& db) { return sqlite::next_due_ms(db); });
   }
 

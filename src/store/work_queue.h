@@ -43,13 +43,13 @@ struct ClaimRequest {
   std::string owner;           // this node's id
   int64_t lease_ms = 60'000;   // must outlive the longest attempt
   int max_batches = 64;        // room left under the global in-flight bound
-  int per_webhook_limit = 4;   // bound on one webhook's batches in flight
-  // Webhooks whose bound differs from per_webhook_limit (the delivery loop
+  int per_webhook_in_flight = 4;   // bound on one webhook's batches in flight
+  // Webhooks whose bound differs from per_webhook_in_flight (the delivery loop
   // claims ahead for webhooks that answer fast).
   std::unordered_map<std::string, int> webhook_limits;
   int limit_for(const std::string& webhook_id) const {
     auto it = webhook_limits.find(webhook_id);
-    return it == webhook_limits.end() ? per_webhook_limit : it->second;
+    return it == webhook_limits.end() ? per_webhook_in_flight : it->second;
   }
   size_t max_batch_bytes = 1 << 20;  // caps every webhook's batch_max_bytes (domain/batching.h)
   // Batches already in flight on this node, by webhook id.
@@ -65,7 +65,7 @@ struct AttemptOutcome {
   int attempt_number = 0;                 // ClaimedBatch::next_attempt_number; 0: the store counts
   BatchState new_state = BatchState::kPending;
   std::optional<int64_t> next_attempt_at_ms;  // when new_state is pending
-  std::string disable_reason;             // non-empty: disable the webhook (410)
+  std::string disabled_reason;             // non-empty: disable the webhook (410)
 };
 
 class WorkQueue {
@@ -91,7 +91,7 @@ class WorkQueue {
   // The earliest time a batch of an enabled webhook can be claimed:
   // min(next attempt, lease end) over pending batches, in the past when one
   // is due now. Empty when none is pending.
-  virtual Result<std::optional<int64_t>> next_due_ms(int64_t now_ms) = 0;
+  virtual Result<std::optional<int64_t>> next_due_ms() = 0;
 };
 
 // A store shared by several nodes tells each node when another one

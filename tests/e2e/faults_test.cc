@@ -1,7 +1,7 @@
 // End-to-end: the receiver fault matrix. Each test puts one faulty receiver
 // and one healthy receiver in the same account, posts one event, and checks
 // (a) the healthy webhook gets it while the faulty one is still being
-// retried (isolation), (b) the exact number of attempts the SPEC gives
+// retried (isolation), (b) the exact number of attempts the retry rules give
 // (1 + one per --retry-delays entry; 1 for 410), (c) the end state.
 #include <gtest/gtest.h>
 
