@@ -1,5 +1,5 @@
 // The store's share of a delivery turn, without the network: a backlog of
-// one-event batches drained through Store::record_and_claim the way the
+// one-event batches drained through WorkQueue::record_and_claim the way the
 // engine does (each turn records the outcomes of the batches the turn before
 // claimed, all delivered, and claims as many again), timed on one thread.
 // What delivery of batch size 1 costs the engine thread in SQLite, measured
