@@ -25,11 +25,11 @@ class Clock {
   // Monotonic milliseconds from an arbitrary origin.
   virtual int64_t mono_ms() const = 0;
   // Waits on cv, lock held on entry and on return (as
-  // condition_variable::wait_until), until pred() holds or this clock's
-  // monotonic time reaches deadline_mono_ms. Returns pred(). Whoever makes
-  // pred() true notifies cv, as with any condition variable.
-  virtual bool wait_until(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int64_t deadline_mono_ms,
-                          const std::function<bool()>& pred) const = 0;
+  // condition_variable::wait_for), until pred() holds or timeout_ms of this
+  // clock's monotonic time have passed. Returns pred(). Whoever makes pred()
+  // true notifies cv, as with any condition variable.
+  virtual bool wait_for(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int64_t timeout_ms,
+                        const std::function<bool()>& pred) const = 0;
 };
 
 class SystemClock final : public Clock {
@@ -42,15 +42,15 @@ class SystemClock final : public Clock {
     using namespace std::chrono;
     return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
   }
-  bool wait_until(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int64_t deadline_mono_ms,
-                  const std::function<bool()>& pred) const override {
-    return cv.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(0, deadline_mono_ms - mono_ms())), pred);
+  bool wait_for(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int64_t timeout_ms,
+                const std::function<bool()>& pred) const override {
+    return cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), pred);
   }
 };
 
 // A clock that moves only when a test moves it. Thread-safe.
 //
-// A thread waiting on it (wait_until) sleeps until it is woken through its
+// A thread waiting on it (wait_for) sleeps until it is woken through its
 // condition variable or until advance_ms moves the time to its deadline: no
 // real time passes in between, so a test steps a loop through its schedule
 // (retries, idle polls, rests) by advancing the clock, and knows when the
@@ -63,8 +63,9 @@ class FakeClock final : public Clock {
   int64_t now_ms() const override { return now_.load(); }
   int64_t mono_ms() const override { return mono_.load(); }
 
-  bool wait_until(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int64_t deadline_mono_ms,
-                  const std::function<bool()>& pred) const override {
+  bool wait_for(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int64_t timeout_ms,
+                const std::function<bool()>& pred) const override {
+    const int64_t deadline_mono_ms = mono_ms() + timeout_ms;
     Sleeper s{lock.mutex(), &cv, deadline_mono_ms};
     bool advance_itself;
     {

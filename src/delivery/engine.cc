@@ -69,7 +69,7 @@ void DeliveryEngine::stop(int64_t grace_ms) {
   // (In steps of 20 ms at most: a completion notifies, but a lost
   // notification must not hold shutdown for the whole grace period.)
   while (in_flight_total_ > 0 && clock_.mono_ms() < deadline) {
-    clock_.wait_until(lock, cv_, std::min(deadline, clock_.mono_ms() + 20), [&] { return in_flight_total_ == 0; });
+    clock_.wait_for(lock, cv_, std::min<int64_t>(20, deadline - clock_.mono_ms()), [&] { return in_flight_total_ == 0; });
   }
   std::vector<AttemptOutcome> outcomes(std::make_move_iterator(done_.begin()), std::make_move_iterator(done_.end()));
   done_.clear();
@@ -310,7 +310,7 @@ void DeliveryEngine::sleep_until_work() {
   // a completion wakes us then, so the idle poll is enough.
   if (due_ && *due_ > clock_.now_ms()) wait_ms = std::min<int64_t>(*due_ - clock_.now_ms(), wait_ms);
   std::unique_lock lock(mu_);
-  clock_.wait_until(lock, cv_, clock_.mono_ms() + std::max<int64_t>(wait_ms, 1), [&] { return woken_ || stopping_; });
+  clock_.wait_for(lock, cv_, std::max<int64_t>(wait_ms, 1), [&] { return woken_ || stopping_; });
 }
 
 }  // namespace growhook

@@ -21,7 +21,7 @@ void Retention::start() {
       lock.unlock();
       run_once();
       lock.lock();
-      clock_.wait_until(lock, cv_, clock_.mono_ms() + options_.interval_ms, [&] { return stopping_; });
+      clock_.wait_for(lock, cv_, options_.interval_ms, [&] { return stopping_; });
     }
   });
 }
@@ -57,7 +57,7 @@ int64_t Retention::run_once() {
     // kept ingestion and delivery waiting until it was done.
     const int64_t pause_ms = std::max<int64_t>(1, clock_.mono_ms() - step_start);
     std::unique_lock lock(mu_);
-    clock_.wait_until(lock, cv_, clock_.mono_ms() + pause_ms, [&] { return stopping_; });
+    clock_.wait_for(lock, cv_, pause_ms, [&] { return stopping_; });
   }
   if (total > 0) {
     metrics_.pruned_rows += static_cast<uint64_t>(total);
