@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli/backup.h"
 #include "cli/serve.h"
 #include "delivery/retry_policy.h"
 
@@ -122,7 +123,12 @@ int main(int argc, char** argv) {
       "The platform token comes from GROWHOOK_PLATFORM_TOKEN; when it is unset, one is generated on first "
       "start, printed once, and only its hash is kept.");
 
+  const growhook::cli::Command commands[] = {growhook::cli::add_backup_command(app)};
+
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return growhook::serve(c);
+  for (const auto& command : commands) {
+    if (command.app->parsed()) return command.run();
+  }
   return 0;
 }
