@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "cli/backup.h"
+#include "cli/migrate.h"
 #include "cli/serve.h"
 #include "delivery/retry_policy.h"
 
@@ -123,7 +124,8 @@ int main(int argc, char** argv) {
       "The platform token comes from GROWHOOK_PLATFORM_TOKEN; when it is unset, one is generated on first "
       "start, printed once, and only its hash is kept.");
 
-  const growhook::cli::Command commands[] = {growhook::cli::add_backup_command(app)};
+  const growhook::cli::Command commands[] = {growhook::cli::add_backup_command(app),
+                                             growhook::cli::add_migrate_command(app)};
 
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return growhook::serve(c);

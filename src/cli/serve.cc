@@ -16,6 +16,7 @@
 #include "ingest/group_committer.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
+#include "store/sqlite_to_postgres.h"
 
 namespace growhook {
 namespace {
@@ -57,7 +58,11 @@ Result<std::unique_ptr<Store>> open_store(const ServeConfig& c) {
       return Error::invalid("--database must be a postgresql:// URL");
     return open_postgres_store(c.database, c.pg_pool_size);
   }
-  return open_sqlite_store(c.data_dir);
+  auto store = open_sqlite_store(c.data_dir);
+  if (store.ok()) {
+    if (auto s = refuse_moved_store(**store, c.data_dir); !s.ok()) return s.error();
+  }
+  return store;
 }
 
 sigset_t shutdown_signals() {
