@@ -38,6 +38,9 @@ int main(int argc, char** argv) {
                  "Read options from this TOML/INI file ([serve] section, keys as the long flag names); "
                  "default from GROWHOOK_CONFIG",
                  /*config_required=*/config_env != nullptr);
+  // A key of the config file that no flag has is an error, not ignored: a
+  // typo in /etc/growhook/growhook.toml must not silently keep a default.
+  app.allow_config_extras(CLI::config_extras_mode::error);
   app.fallthrough();  // `growhook serve --config FILE` works too
   app.require_subcommand(1);
   app.set_version_flag("--version", GROWHOOK_VERSION);
