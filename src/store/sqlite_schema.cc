@@ -5,7 +5,9 @@
 namespace growhook {
 namespace {
 
-// Never edit a migration that has shipped; add a new one.
+// Never edit a migration that has shipped; add a new one. A new table or
+// column: say in store/migration_plan.cc what `growhook migrate` does with
+// it (migration_plan_test.cc fails otherwise).
 const char* const kMigrations[] = {
     // 1: the first schema.
     R"sql(
