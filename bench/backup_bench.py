@@ -86,6 +86,7 @@ def main():
     ap.add_argument("--events", type=int, default=300_000)
     ap.add_argument("--rate", type=int, default=200)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", default="", help="comma-separated parts of the names of the ways to run")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="gh-backup-bench-")
     body = json.dumps(event(1))
@@ -105,7 +106,10 @@ def main():
             ("backup_step(-1)", [helper, "one-step", db, dst]),
             ("VACUUM INTO", [helper, "vacuum-into", db, dst]),
             ("backup_step(100 pages), 10 ms apart, 20 s cap", [helper, "steps", db, dst, "100", "10", "20"]),
+            ("the same in one held read transaction", [helper, "held-steps", db, dst, "100", "10"]),
         ]
+        if args.only:
+            ways = [w for w in ways if w[1] is None or any(p in w[0] for p in args.only.split(","))]
         results = {name: [] for name, _ in ways}
         for _ in range(args.runs):
             for name, cmd in ways:

@@ -5,6 +5,9 @@
 //   build/backup_methods one-step    SRC DST        sqlite3_backup_step(-1): what growhook backup does
 //   build/backup_methods steps       SRC DST PAGES SLEEP_MS CAP_S
 //                                                   sqlite3_backup_step(PAGES), SLEEP_MS between steps
+//   build/backup_methods held-steps  SRC DST PAGES SLEEP_MS
+//                                                   the same steps inside one read transaction of
+//                                                   the source, held from the first step to the last
 //   build/backup_methods vacuum-into SRC DST        VACUUM INTO
 //
 // Prints "method=… ms=… done=0|1 restarts=N bytes=N": restarts counts the
@@ -51,8 +54,13 @@ int main(int argc, char** argv) {
     done = sqlite3_exec(src, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK;
   } else {
     sqlite3* dst = open(dst_path);
+    if (method == "held-steps") {
+      // The snapshot stays the one of this read: no step sees another
+      // process's commit, so nothing restarts.
+      sqlite3_exec(src, "BEGIN; SELECT count(*) FROM sqlite_schema;", nullptr, nullptr, nullptr);
+    }
     sqlite3_backup* b = sqlite3_backup_init(dst, "main", src, "main");
-    const int pages = method == "steps" && argc > 4 ? std::atoi(argv[4]) : -1;
+    const int pages = method != "one-step" && argc > 4 ? std::atoi(argv[4]) : -1;
     const int sleep_ms = argc > 5 ? std::atoi(argv[5]) : 0;
     const double cap_s = argc > 6 ? std::atof(argv[6]) : 60;
     int last_remaining = -1;
@@ -70,6 +78,7 @@ int main(int argc, char** argv) {
       if (sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
     }
     sqlite3_backup_finish(b);
+    if (method == "held-steps") sqlite3_exec(src, "COMMIT", nullptr, nullptr, nullptr);
     sqlite3_close_v2(dst);
   }
   const long ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
