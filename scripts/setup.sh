@@ -13,7 +13,9 @@ packages=(build-essential cmake ninja-build pkg-config
   nlohmann-json3-dev libsimdjson-dev libspdlog-dev libcli11-dev libfmt-dev
   libgtest-dev libbenchmark-dev)
 if [ "$want_test" = 1 ]; then
-  packages+=(postgresql chromium clang libclang-rt-14-dev python3 wrk curl procps)
+  # jq: the README's first steps (tests/e2e/readme_test.cc); debootstrap: the
+  # package test (tests/package/install_test.sh).
+  packages+=(postgresql chromium clang libclang-rt-14-dev python3 wrk curl procps jq debootstrap)
   # Node.js may come from elsewhere than Debian (its npm then conflicts with
   # Debian's): only ask Debian for it when the commands are missing.
   command -v node >/dev/null || packages+=(nodejs)

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli/backup.h"
+#include "cli/migrate.h"
 #include "cli/serve.h"
 #include "delivery/retry_policy.h"
 
@@ -137,6 +139,9 @@ int main(int argc, char** argv) {
                  "Read options from this TOML/INI file ([serve] section, keys as the long flag names); "
                  "default from GROWHOOK_CONFIG",
                  /*config_required=*/config_env != nullptr);
+  // A key of the config file that no flag has is an error, not ignored: a
+  // typo in /etc/growhook/growhook.toml must not silently keep a default.
+  app.allow_config_extras(CLI::config_extras_mode::error);
   app.fallthrough();  // `growhook serve --config FILE` works too
   app.require_subcommand(1);
   app.set_version_flag("--version", GROWHOOK_VERSION);
@@ -148,7 +153,13 @@ int main(int argc, char** argv) {
   add_delivery_bound_flags(serve, c);
   add_node_flags(serve, c);
 
+  const growhook::cli::Command commands[] = {growhook::cli::add_backup_command(app),
+                                             growhook::cli::add_migrate_command(app)};
+
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return growhook::serve(c);
+  for (const auto& command : commands) {
+    if (command.app->parsed()) return command.run();
+  }
   return 0;
 }

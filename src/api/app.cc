@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api/content_type.h"
 #include "api/problem.h"
 #include "common/crypto.h"
 #include "common/ids.h"
@@ -96,6 +97,11 @@ void App::route(Request& req, const Parts& p, Responder& respond) {
   if (n < 2) return respond(problem(404, "no such path: " + req.path));
   for (size_t i = 1; i < n; ++i) {
     if (!is_valid_id(p[i])) return respond(problem(404, "no such path: " + req.path));
+  }
+  // One rule for the body's Content-Type on every route (content_type.h).
+  if (!req.body.empty() && !body_content_type_accepted(req.content_type)) {
+    if (n == 4 && p[1] == "accounts" && p[3] == "events") metrics_.ingest_requests_invalid++;
+    return respond(problem(415, body_content_type_refusal(req.content_type)));
   }
   // Platform routes.
   if (n >= 2 && p[1] == "accounts") {

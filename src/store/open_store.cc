@@ -2,6 +2,7 @@
 
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
+#include "store/sqlite_to_postgres.h"
 
 namespace growhook {
 
@@ -13,6 +14,9 @@ Result<OpenedStore> open_store(const StoreConfig& c) {
   }
   auto store = open_sqlite_store(c.data_dir);
   if (!store.ok()) return store.error();
+  // A folder `growhook migrate` moved to PostgreSQL is not served again: a
+  // forgotten node would send the same batches twice.
+  if (auto s = refuse_moved_store(**store, c.data_dir); !s.ok()) return s.error();
   return OpenedStore{std::move(*store), nullptr};
 }
 

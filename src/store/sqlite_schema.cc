@@ -5,7 +5,9 @@
 namespace growhook {
 namespace {
 
-// Never edit a migration that has shipped; add a new one.
+// Never edit a migration that has shipped; add a new one. A new table or
+// column: say in store/migration_plan.cc what `growhook migrate` does with
+// it (migration_plan_test.cc fails otherwise).
 // webhooks.cursor holds the webhook's position in its account's log (the
 // last seq already cut into one of its batches); the column kept the name
 // it had before pages had cursors of their own (?cursor=, next_cursor).

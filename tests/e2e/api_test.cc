@@ -133,6 +133,29 @@ TEST_F(ApiTest, IngestForAnUnknownAccountIs404AndWrongContentTypeIs415) {
   EXPECT_EQ(r.status, 415);
 }
 
+// One Content-Type rule on every route (src/api/content_type.h): curl -d's
+// default form type is read as JSON, another format is 415 everywhere.
+TEST_F(ApiTest, EveryRouteTakesCurlsDefaultContentTypeAndRefusesOtherFormats) {
+  const std::string form = "application/x-www-form-urlencoded";
+  auto acc = http("POST", server.base() + "/v1/accounts", R"({"name":"shop"})", kPlatformToken, form);
+  ASSERT_EQ(acc.status, 201) << acc.body;
+  std::string id = acc.json()["id"], key = acc.json()["api_key"];
+  auto hook = http("POST", server.base() + "/v1/webhooks", R"({"name":"CRM","url":"https://example.com/h"})", key, form);
+  ASSERT_EQ(hook.status, 201) << hook.body;
+  std::string hook_id = hook.json()["id"];
+  EXPECT_EQ(http("PATCH", server.base() + "/v1/webhooks/" + hook_id, R"({"name":"CRM 2"})", key, form).status, 200);
+  EXPECT_EQ(http("POST", server.base() + "/v1/accounts/" + id + "/events", event_body(1), kPlatformToken, form).status,
+            202);
+  for (const std::string& type : {std::string("text/plain"), std::string("multipart/form-data; boundary=x")}) {
+    auto a = http("POST", server.base() + "/v1/accounts", R"({"name":"x"})", kPlatformToken, type);
+    EXPECT_EQ(a.status, 415) << type;
+    EXPECT_NE(a.json()["detail"].get<std::string>().find("application/json"), std::string::npos) << a.body;
+    EXPECT_EQ(http("PATCH", server.base() + "/v1/webhooks/" + hook_id, R"({"name":"y"})", key, type).status, 415);
+  }
+  // Nothing was changed by the refused PATCH.
+  EXPECT_EQ(server.account(key, "GET", "/v1/webhooks/" + hook_id).json()["name"], "CRM 2");
+}
+
 TEST_F(ApiTest, WebhookLifecycle) {
   auto [id, key] = server.create_account();
   auto empty = server.account(key, "GET", "/v1/webhooks");

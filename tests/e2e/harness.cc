@@ -152,12 +152,12 @@ std::string with_database(const std::string& url, const std::string& db) {
 }
 
 // Runs one statement on the cluster (the URL's own database); throws on error.
-void pg_cluster_exec(const std::string& sql) {
-  PGconn* c = PQconnectdb(pg_cluster_url().c_str());
+void pg_cluster_exec(const std::string& cluster, const std::string& sql) {
+  PGconn* c = PQconnectdb(cluster.c_str());
   if (PQstatus(c) != CONNECTION_OK) {
     std::string e = PQerrorMessage(c);
     PQfinish(c);
-    throw std::runtime_error("PostgreSQL for the e2e tests (" + pg_cluster_url() + "): " + e);
+    throw std::runtime_error("PostgreSQL for the e2e tests (" + cluster + "): " + e);
   }
   PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
   PGresult* r = PQexec(c, sql.c_str());
@@ -185,40 +185,52 @@ class StoreEnvironment : public ::testing::Environment {
 
 bool on_postgres() { return postgres_requested(); }
 
-std::string pg_cluster_url() {
-  if (!postgres_requested()) return "";
+std::string pg_cluster_url() { return postgres_requested() ? test_pg_cluster_url() : ""; }
+
+std::string test_pg_cluster_url() {
   std::string url = env_or_empty("GROWHOOK_E2E_PG_URL");
   return url.empty() ? env_or_empty("GROWHOOK_TEST_PG_URL") : url;
 }
 
-// A database of its own on the test cluster, dropped when the last Server
-// using it is gone.
-class PgDatabase {
- public:
-  PgDatabase() {
-    std::random_device rd;
-    std::uniform_int_distribution<int> hex(0, 15);
-    name_ = "growhook_e2e_";
-    for (int i = 0; i < 16; ++i) name_ += "0123456789abcdef"[hex(rd)];
-    // template0: nobody is ever connected to it, so parallel tests can copy it.
-    pg_cluster_exec("CREATE DATABASE " + name_ + " TEMPLATE template0 ENCODING 'UTF8'");
-    url_ = with_database(pg_cluster_url(), name_);
-  }
-  ~PgDatabase() {
-    try {
-      // FORCE: a node killed a moment ago may still have backends going away.
-      pg_cluster_exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "e2e: could not drop %s: %s\n", name_.c_str(), e.what());
-    }
-  }
-  PgDatabase(const PgDatabase&) = delete;
-  PgDatabase& operator=(const PgDatabase&) = delete;
-  const std::string& url() const { return url_; }
+PgDatabase::PgDatabase(const std::string& cluster) : cluster_(cluster.empty() ? pg_cluster_url() : cluster) {
+  std::random_device rd;
+  std::uniform_int_distribution<int> hex(0, 15);
+  name_ = "growhook_e2e_";
+  for (int i = 0; i < 16; ++i) name_ += "0123456789abcdef"[hex(rd)];
+  // template0: nobody is ever connected to it, so parallel tests can copy it.
+  pg_cluster_exec(cluster_, "CREATE DATABASE " + name_ + " TEMPLATE template0 ENCODING 'UTF8'");
+  url_ = with_database(cluster_, name_);
+}
 
- private:
-  std::string name_, url_;
-};
+PgDatabase::~PgDatabase() {
+  try {
+    // FORCE: a node killed a moment ago may still have backends going away.
+    pg_cluster_exec(cluster_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "e2e: could not drop %s: %s\n", name_.c_str(), e.what());
+  }
+}
+
+std::vector<std::vector<std::string>> PgDatabase::query(const std::string& sql) const {
+  PGconn* c = PQconnectdb(url_.c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string e = PQerrorMessage(c);
+    PQfinish(c);
+    throw std::runtime_error("PostgreSQL " + url_ + ": " + e);
+  }
+  PGresult* r = PQexec(c, sql.c_str());
+  bool ok = PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK;
+  std::string e = ok ? "" : PQresultErrorMessage(r);
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; ok && i < PQntuples(r); ++i) {
+    rows.emplace_back();
+    for (int j = 0; j < PQnfields(r); ++j) rows.back().push_back(PQgetvalue(r, i, j));
+  }
+  PQclear(r);
+  PQfinish(c);
+  if (!ok) throw std::runtime_error(sql + ": " + e);
+  return rows;
+}
 
 namespace {
 
@@ -390,6 +402,52 @@ std::pair<std::string, std::string> Server::create_account(const std::string& na
   if (r.status != 201) throw std::runtime_error("create account: " + std::to_string(r.status) + " " + r.body);
   auto j = r.json();
   return {j["id"], j["api_key"]};
+}
+
+// ---------- Commands ----------
+
+CommandResult run_command(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                          std::chrono::seconds timeout) {
+  int pipefd[2];
+  if (pipe(pipefd) != 0) throw std::runtime_error("pipe");
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    dup2(pipefd[1], 1);
+    dup2(pipefd[1], 2);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(pipefd[1]);
+  CommandResult out;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    pollfd p{pipefd[0], POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      char buf[4096];
+      ssize_t n = read(pipefd[0], buf, sizeof buf);
+      if (n <= 0) break;
+      out.output.append(buf, static_cast<size_t>(n));
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      out.output += "\n[killed after " + std::to_string(timeout.count()) + " s]";
+      break;
+    }
+  }
+  close(pipefd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return out;
 }
 
 // ---------- Receiver ----------

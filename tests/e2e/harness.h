@@ -59,7 +59,36 @@ std::string pg_cluster_url();
                   "e.g. from scripts/pg-test-cluster.sh): "                                       \
                << reason
 
-class PgDatabase;
+// The test cluster's URL whichever store this run is on (GROWHOOK_E2E_PG_URL,
+// else GROWHOOK_TEST_PG_URL); empty when unset. For tests that use both
+// stores at once (tests/e2e/migrate_test.cc).
+std::string test_pg_cluster_url();
+
+// A database of its own on a cluster (by default the one the Servers use),
+// created here and dropped (WITH FORCE) when this goes. Throws on failure.
+class PgDatabase {
+ public:
+  explicit PgDatabase(const std::string& cluster_url = "");
+  ~PgDatabase();
+  PgDatabase(const PgDatabase&) = delete;
+  PgDatabase& operator=(const PgDatabase&) = delete;
+  const std::string& url() const { return url_; }
+  // Runs sql on it; the rows as text. Throws on error.
+  std::vector<std::vector<std::string>> query(const std::string& sql) const;
+
+ private:
+  std::string cluster_, name_, url_;
+};
+
+// Runs argv (argv[0] a path) with extra environment variables, without a
+// shell; returns its exit code (128 + signal when killed) and what it wrote
+// on stdout and stderr together. Killed after timeout.
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+CommandResult run_command(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
+                          std::chrono::seconds timeout = std::chrono::seconds(120));
 
 // A growhook process. Data folder kept across restart(); removed at the end.
 class Server {
