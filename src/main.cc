@@ -54,6 +54,10 @@ int main(int argc, char** argv) {
                     "Comma-separated CIDR ranges that webhooks may reach although the address guard refuses "
                     "them by default (loopback, private, link-local, ...), e.g. 127.0.0.0/8 for local tests")
       ->envname("GROWHOOK_ALLOW_TARGETS");
+  serve->add_option("--tls-ca-file", c.tls_ca_file,
+                    "PEM file of CA certificates trusted for https:// webhooks in addition to the system's "
+                    "store (e.g. an internal CA); read at start")
+      ->envname("GROWHOOK_TLS_CA_FILE");
   serve->add_option("--retry-delays", c.retry_delays,
                     "Waits before each retry (jittered by +-20%); their count is the number of retries")
       ->envname("GROWHOOK_RETRY_DELAYS")

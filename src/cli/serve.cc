@@ -13,6 +13,7 @@
 #include "common/ids.h"
 #include "delivery/engine.h"
 #include "delivery/retention.h"
+#include "delivery/trust_store.h"
 #include "ingest/group_committer.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
@@ -60,6 +61,28 @@ Result<std::unique_ptr<Store>> open_store(const ServeConfig& c) {
   return open_sqlite_store(c.data_dir);
 }
 
+// The CAs of webhook HTTPS: the system's store and --tls-ca-file. A broken
+// --tls-ca-file stops the start (null); a missing system store is said
+// loudly in the log, since every https:// webhook whose CA is not in
+// --tls-ca-file will fail.
+std::shared_ptr<const TrustStore> load_trust(const std::string& tls_ca_file) {
+  TrustStoreSources sources = system_defaults();
+  sources.extra_file = tls_ca_file;
+  auto trust = TrustStore::load(sources);
+  if (!trust.ok()) {
+    std::fprintf(stderr, "growhook: %s\n", trust.error().message.c_str());
+    return nullptr;
+  }
+  const TrustStore& t = **trust;
+  if (!t.system_problem().empty()) {
+    spdlog::warn("msg=\"no system CA certificates: https:// webhooks will fail certificate verification{}\" "
+                 "problem=\"{}\"",
+                 t.extra_certificates() ? " unless --tls-ca-file trusts their CA" : "", t.system_problem());
+  }
+  spdlog::info("msg=\"TLS CA store\" detail=\"{}\"", t.summary());
+  return *trust;
+}
+
 sigset_t shutdown_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -103,6 +126,8 @@ int serve(const ServeConfig& c) {
     std::fprintf(stderr, "growhook: %s\n", delays.error().message.c_str());
     return 2;
   }
+  auto trust = load_trust(c.tls_ca_file);
+  if (!trust) return 2;
   auto store = open_store(c);
   if (!store.ok()) {
     std::fprintf(stderr, "growhook: %s\n", store.error().message.c_str());
@@ -130,6 +155,7 @@ int serve(const ServeConfig& c) {
   SystemClock clock;
   Metrics metrics;
   CurlTransportOptions topts;
+  topts.trust = std::move(trust);
   topts.guard = AddressGuard(*guard_ranges);
   topts.max_response_bytes = c.max_response_bytes;
   // A webhook's requests in flight each need a connection of their own, or
@@ -200,6 +226,10 @@ int serve(const ServeConfig& c) {
   std::printf("growhook %s listening on %s\n", GROWHOOK_VERSION, base.c_str());
   std::printf("  API:  %s/v1\n  Page: %s/\n", base.c_str(), base.c_str());
   std::printf("  Store: %s\n", single_node ? ("SQLite in " + c.data_dir).c_str() : "PostgreSQL");
+  if (!topts.trust->system_problem().empty()) {
+    std::printf("  TLS: no system CA certificates (%s): https:// webhooks fail unless --tls-ca-file trusts "
+                "their CA\n", topts.trust->system_problem().c_str());
+  }
   if (!new_token.empty()) {
     std::printf("  Platform token (shown once; only its hash is kept): %s\n", new_token.c_str());
   }
