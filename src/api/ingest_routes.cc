@@ -9,11 +9,6 @@
 namespace growhook::api {
 namespace {
 
-bool is_json(const std::string& content_type) {
-  return content_type.empty() || content_type.rfind("application/json", 0) == 0 ||
-         content_type.find("+json") != std::string::npos;
-}
-
 Response ids_response(const AppendOutcome& out) {
   std::string body = "{\"ids\":[";
   for (size_t i = 0; i < out.ids.size(); ++i) {
@@ -28,6 +23,13 @@ Response ids_response(const AppendOutcome& out) {
 }
 
 }  // namespace
+
+std::optional<Response> refuse_non_json(const std::string& content_type) {
+  if (content_type.empty() || content_type.rfind("application/json", 0) == 0 ||
+      content_type.find("+json") != std::string::npos)
+    return std::nullopt;
+  return problem(415, "send the events as 'Content-Type: application/json'");
+}
 
 Response App::create_account(const Request& req) {
   auto body = nlohmann::json::parse(req.body, nullptr, false);
@@ -49,9 +51,9 @@ Response App::create_account(const Request& req) {
 }
 
 void App::ingest(Request& req, const std::string& account_id, Responder respond) {
-  if (!is_json(req.content_type)) {
+  if (auto refused = refuse_non_json(req.content_type)) {
     metrics_.ingest_requests_invalid++;
-    return respond(problem(415, "send the events as 'Content-Type: application/json'"));
+    return respond(std::move(*refused));
   }
   ParsedIngest parsed = parse_ingest_body(req.body, options_.ingest);
   if (parsed.too_many_events) {

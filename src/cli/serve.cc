@@ -209,7 +209,8 @@ int serve(const ServeConfig& c) {
   std::string error;
   auto server = api::start_http_server(
       host, static_cast<uint16_t>(port), c.threads, limits,
-      [&app](api::Request&& r, api::Responder respond) { app.handle(std::move(r), std::move(respond)); }, &error);
+      [&app](api::Request&& r, api::Responder respond) { app.handle(std::move(r), std::move(respond)); },
+      [&app](const api::Request& head) { return app.check_head(head); }, &error);
   if (!server) {
     std::fprintf(stderr, "growhook: %s\n", error.c_str());
     return 1;
