@@ -187,7 +187,8 @@ def https(args, msg):
             rx = ReceiverProc(tls=True)
             raws.append(raw_curl(rx, msg)[0])
             rx.stop()
-            plains.append(drain(batch, 1, n, ("--per-webhook-in-flight", "64"))[0])
+            plain = drain(batch, 1, n, ("--per-webhook-in-flight", "64"))
+            plains.append(plain[0])
             rate, peak, reqs, ingest_s, wall, cpu, hs = drain(batch, 1, n, ("--per-webhook-in-flight", "64"), True)
             tlss.append(rate)
             per1000.append(hs)
@@ -201,6 +202,9 @@ def https(args, msg):
         print(line + f"; {median(per1000):.2f} TLS handshakes per 1,000 batches "
               f"({median(per1000) * batches / 1000:.0f} for {batches:,} batches, 64 in flight) "
               f"runs: https={[round(x) for x in tlss]} http={[round(x) for x in plains]} raw={[round(x) for x in raws]}")
+        # CPU is steadier than rates on a shared machine: what TLS adds to each thread, last run.
+        print("  CPU µs an event, last run, HTTP -> HTTPS: " + ", ".join(
+            f"{k} {plain[5].get(k, 0):.1f} -> {v:.1f}" for k, v in sorted(cpu.items(), key=lambda x: -x[1])))
 
 
 def main():
