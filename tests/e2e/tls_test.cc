@@ -73,6 +73,9 @@ struct BadCertificate {
   const char* expected;  // in every attempt's error
 };
 
+// The test's name in gtest's and ctest's output.
+void PrintTo(const BadCertificate& c, std::ostream* os) { *os << c.name; }
+
 class HttpsRefused : public ::testing::TestWithParam<BadCertificate> {};
 
 TEST_P(HttpsRefused, EveryAttemptFailsWithTheTlsErrorAndTheBatchIsFailed) {
