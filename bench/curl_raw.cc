@@ -3,7 +3,10 @@
 // requests in flight, and nothing else (no store, no signing). The
 // baseline of bench/delivery_bench.py.
 //
-//   build/curl_raw URL BODY_FILE [IN_FLIGHT=64] [SECONDS=5] → "raw_curl_posts_per_s N"
+//   build/curl_raw URL BODY_FILE [IN_FLIGHT=64] [SECONDS=5] [CA_FILE] → "raw_curl_posts_per_s N"
+//
+// For an https:// URL, CA_FILE is the CA that signed the receiver's
+// certificate (curl's own CA loading, from that file alone).
 #include <curl/curl.h>
 
 #include <chrono>
@@ -29,6 +32,7 @@ int main(int argc, char** argv) {
   std::string body = ss.str();
   int in_flight = argc > 3 ? std::atoi(argv[3]) : 64;
   double seconds = argc > 4 ? std::atof(argv[4]) : 5;
+  const char* ca_file = argc > 5 ? argv[5] : nullptr;
   curl_global_init(CURL_GLOBAL_DEFAULT);
   CURLM* m = curl_multi_init();
   curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(in_flight));
@@ -41,6 +45,10 @@ int main(int argc, char** argv) {
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    if (ca_file) {
+      curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+      curl_easy_setopt(e, CURLOPT_CAPATH, static_cast<char*>(nullptr));
+    }
     curl_multi_add_handle(m, e);
   };
   for (int i = 0; i < in_flight; ++i) add(curl_easy_init());
@@ -53,6 +61,10 @@ int main(int argc, char** argv) {
     while (CURLMsg* msg = curl_multi_info_read(m, &left)) {
       if (msg->msg != CURLMSG_DONE) continue;
       CURL* e = msg->easy_handle;
+      if (msg->data.result != CURLE_OK) {
+        std::fprintf(stderr, "curl_raw: %s\n", curl_easy_strerror(msg->data.result));
+        return 1;
+      }
       curl_multi_remove_handle(m, e);
       ++done;
       add(e);

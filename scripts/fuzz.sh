@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
 dir=${FUZZ_BUILD_DIR:-build-fuzz}
-targets=(${FUZZ_TARGETS:-ingest_fuzz contact_fuzz timestamp_fuzz address_fuzz retry_fuzz})
+targets=(${FUZZ_TARGETS:-ingest_fuzz contact_fuzz timestamp_fuzz address_fuzz retry_fuzz decode_fuzz})
 
 if [ ! -f "$dir/build.ninja" ]; then
   CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DGROWHOOK_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

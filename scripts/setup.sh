@@ -2,14 +2,17 @@
 # Installs what growhook needs on Debian 12: build tools and libraries from
 # Debian's packages, and (with --test) what the tests need, including the
 # npm packages of the browser tests. Idempotent, and quiet when all is there.
+# Every path installs ca-certificates: apt runs with --no-install-recommends,
+# and without it a fresh Debian has no /etc/ssl/certs/ca-certificates.crt,
+# so no https:// webhook could be verified.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-packages=(build-essential cmake ninja-build pkg-config
-  libboost-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libssl-dev
+packages=(build-essential cmake ninja-build pkg-config ca-certificates
+  libboost-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libssl-dev zlib1g-dev
   nlohmann-json3-dev libsimdjson-dev libspdlog-dev libcli11-dev libfmt-dev
   libgtest-dev libbenchmark-dev)
 if [ "$want_test" = 1 ]; then

@@ -41,6 +41,10 @@ void add_store_and_network_flags(CLI::App* serve, growhook::ServeConfig& c) {
                     "Comma-separated CIDR ranges that webhooks may reach although the address guard refuses "
                     "them by default (loopback, private, link-local, ...), e.g. 127.0.0.0/8 for local tests")
       ->envname("GROWHOOK_ALLOW_TARGETS");
+  serve->add_option("--tls-ca-file", c.tls_ca_file,
+                    "PEM file of CA certificates trusted for https:// webhooks in addition to the system's "
+                    "store (e.g. an internal CA); read at start")
+      ->envname("GROWHOOK_TLS_CA_FILE");
 }
 
 // Timeouts, retries, leases, retention and shutdown: durations ("10s", "5m", "7d").

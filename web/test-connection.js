@@ -98,7 +98,7 @@ function showForm(d, wh, sample) {
   let rawMode = false;
   const grid = h('div', { class: 'data-grid' }, fields);
   const raw = h('textarea', { rows: 12, spellcheck: 'false', class: 'mono', name: 'raw_json' });
-  const rawField = field('Data set as JSON', raw, { name: 'data', hint: 'One object with the data-set keys. Empty values are sent as null.' });
+  const rawField = field('Data set as JSON', raw, { name: 'data', hint: 'One object with the data-set keys. A key left out keeps its sample value; null clears it.' });
   rawField.hidden = true;
   const type = field('Event type', h('select', {}, EVENT_TYPES.map(([v, label]) =>
     h('option', { value: v, selected: v === (sample.type || 'contact.subscribed') }, `${label} (${v})`))), { name: 'type' });
@@ -138,7 +138,8 @@ function showForm(d, wh, sample) {
     } else {
       const data = readRaw();
       if (!data) return;
-      fields = buildFields(data);
+      // As the server applies it: a key left out keeps its sample value.
+      fields = buildFields({ ...(sample.data || {}), ...data });
       clear(grid, fields);
     }
     rawMode = !rawMode;

@@ -73,6 +73,40 @@ Result<Account> App::account_for(const Request& req) {
   return a;
 }
 
+std::optional<Response> App::refuse_token(const Request& req, const Parts& p, std::optional<Account>* account) {
+  if (p.size() >= 2 && p[1] == "accounts") {
+    if (platform_authorized(req)) return std::nullopt;
+    auto r = problem(401, "send the platform token as 'Authorization: Bearer <token>'");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  auto a = account_for(req);
+  if (a.ok()) {
+    *account = std::move(*a);
+    return std::nullopt;
+  }
+  if (a.error().code != ErrorCode::kNotFound) return problem_from(a.error());
+  auto r = problem(401, "send the account's API key as 'Authorization: Bearer <key>'");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+std::optional<Response> App::check_head(const Request& head) {
+  auto p = split_path(head.path);
+  if (p.size() < 2 || p[0] != "v1" || !options_.serve_api) return std::nullopt;
+  // The same order as route(): the body's Content-Type (content_type.h),
+  // then the credentials.
+  if (!body_content_type_accepted(head.content_type))
+    return problem(415, body_content_type_refusal(head.content_type));
+  try {
+    std::optional<Account> account;
+    if (auto refused = refuse_token(head, p, &account)) return refused;
+  } catch (const std::exception&) {
+    return std::nullopt;  // the route answers (and logs) it once the body is read
+  }
+  return std::nullopt;
+}
+
 void App::handle(Request&& req, Responder respond) {
   auto parts = split_path(req.path);
   try {
@@ -103,13 +137,10 @@ void App::route(Request& req, const Parts& p, Responder& respond) {
     if (n == 4 && p[1] == "accounts" && p[3] == "events") metrics_.ingest_requests_invalid++;
     return respond(problem(415, body_content_type_refusal(req.content_type)));
   }
+  std::optional<Account> account;
+  if (auto refused = refuse_token(req, p, &account)) return respond(std::move(*refused));
   // Platform routes.
   if (n >= 2 && p[1] == "accounts") {
-    if (!platform_authorized(req)) {
-      auto r = problem(401, "send the platform token as 'Authorization: Bearer <token>'");
-      r.headers.emplace_back("WWW-Authenticate", "Bearer");
-      return respond(std::move(r));
-    }
     if (n == 2) return respond(m == "POST" ? create_account(req) : method_not_allowed("POST"));
     if (n == 4 && p[3] == "events") {
       if (m != "POST") return respond(method_not_allowed("POST"));
@@ -118,13 +149,6 @@ void App::route(Request& req, const Parts& p, Responder& respond) {
     return respond(problem(404, "no such path: " + req.path));
   }
   // Account routes.
-  auto account = account_for(req);
-  if (!account.ok()) {
-    if (account.error().code != ErrorCode::kNotFound) return respond(problem_from(account.error()));
-    auto r = problem(401, "send the account's API key as 'Authorization: Bearer <key>'");
-    r.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return respond(std::move(r));
-  }
   const Account& a = *account;
   if (n == 2 && p[1] == "account") {
     if (m != "GET") return respond(method_not_allowed("GET"));

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -47,6 +48,11 @@ class App {
       DeliveryEngine* engine, std::string platform_token_hash, AppOptions options);
 
   void handle(Request&& req, Responder respond);
+  // The HTTP server's HeadCheck (a request that waits for 100 Continue):
+  // the 401 of a missing or wrong token, or the 415 of an ingestion that is
+  // not JSON, answered before the body is sent; nullopt otherwise (the
+  // route decides once the body is read, and checks the token again).
+  std::optional<Response> check_head(const Request& head);
   // The node is stopping: /readyz answers 503 from now on, everything else
   // is served as before until the server closes.
   void set_draining() { draining_ = true; }
@@ -58,6 +64,9 @@ class App {
   struct Ctx;
   void route(Request& req, const Parts& parts, Responder& respond);
   bool platform_authorized(const Request& req) const;
+  // The 401 of a request whose token does not open path parts p, or
+  // nullopt; sets *account to the account for account routes.
+  std::optional<Response> refuse_token(const Request& req, const Parts& p, std::optional<Account>* account);
   Result<Account> account_for(const Request& req);
 
   // ingest_routes.cc

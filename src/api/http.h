@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,6 +36,11 @@ struct Response {
 // Called once with the response; safe from any thread.
 using Responder = std::function<void(Response)>;
 using Handler = std::function<void(Request&&, Responder)>;
+// For a request that asks `Expect: 100-continue`, before its body is read:
+// the final answer to give at once instead (401 for a bad token, ...), or
+// nullopt to let the body come (the server then answers 100 Continue). The
+// request has no body yet. Runs on an HTTP thread, synchronously.
+using HeadCheck = std::function<std::optional<Response>(const Request& head)>;
 
 struct ServerLimits {
   size_t max_body_bytes = 4 << 20;
@@ -58,6 +64,17 @@ class HttpServer {
 
 // Binds host:port and starts `threads` threads. Fails with a message when
 // the address cannot be bound.
+//
+// Besides the handler, the server itself answers what HTTP decides:
+// malformed requests (400), bodies over max_body_bytes (413) and header
+// blocks over max_header_bytes (431); `Expect: 100-continue` (100 Continue,
+// or at once the final answer of the limits, of Content-Encoding or of
+// check_head, without reading the body); and Content-Encoding: gzip or
+// deflate bodies are inflated before the handler sees them, their
+// decompressed size held to max_body_bytes (413), any other coding a 415.
+std::unique_ptr<HttpServer> start_http_server(const std::string& host, uint16_t port, int threads,
+                                              const ServerLimits& limits, Handler handler, HeadCheck check_head,
+                                              std::string* error);
 std::unique_ptr<HttpServer> start_http_server(const std::string& host, uint16_t port, int threads,
                                               const ServerLimits& limits, Handler handler, std::string* error);
 

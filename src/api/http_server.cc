@@ -2,6 +2,12 @@
 // strand per connection, a timeout on every read, a body and header limit,
 // one request at a time per connection (the next is read once the answer
 // is written), and a bound on connections.
+//
+// A request is read in two steps, its header then its body, so that a
+// client that sends `Expect: 100-continue` (curl for bodies over 1 MiB, PHP
+// and other libcurl clients for much less) gets its 100 Continue at once,
+// or its final answer without sending the body; without an answer it
+// would wait a second before sending the body anyway.
 #include <optional>
 #include <utility>
 
@@ -12,7 +18,9 @@
 #include <atomic>
 #include <thread>
 
+#include "api/content_encoding.h"
 #include "api/http.h"
+#include "api/problem.h"
 #include "common/thread_name.h"
 
 namespace growhook::api {
@@ -59,6 +67,29 @@ constexpr int64_t kLingerMs = 2'000;
 constexpr size_t kLingerBytes = 16 << 20;
 constexpr size_t kLingerReadBytes = 64 << 10;
 
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+using RequestHeader = http::request_parser<http::string_body>::value_type;
+
+// The request as handlers see it, without its body.
+Request request_head(const RequestHeader& msg) {
+  Request req;
+  req.method = std::string(msg.method_string());
+  std::string_view target = msg.target();
+  auto q = target.find('?');
+  req.path = url_decode(target.substr(0, q));
+  if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+  req.content_type = std::string(msg[http::field::content_type]);
+  req.authorization = std::string(msg[http::field::authorization]);
+  return req;
+}
+
+Response unsupported_coding(const Error& e) {
+  auto r = problem(415, e.message);
+  r.headers.emplace_back("Accept-Encoding", "gzip, deflate");
+  return r;
+}
+
 class Server;
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -73,7 +104,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_read();
   void on_next_request_started(beast::error_code ec, size_t bytes);
   void read_request();
+  void on_header(beast::error_code ec, size_t);
+  void on_continue_written(beast::error_code ec, size_t);
+  void read_body();
   void on_read(beast::error_code ec, size_t);
+  void refuse_unread(Response r);
+  bool decode(std::string& body, std::string_view content_encoding);
   void respond(Response r);
   void on_write(bool close, beast::error_code ec, size_t);
   void send_error(http::status status, std::string_view detail);
@@ -94,8 +130,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
 class Server final : public HttpServer {
  public:
-  Server(const ServerLimits& limits, Handler handler)
-      : limits_(limits), handler_(std::move(handler)), acceptor_(asio::make_strand(ioc_)) {}
+  Server(const ServerLimits& limits, Handler handler, HeadCheck check_head)
+      : limits_(limits),
+        handler_(std::move(handler)),
+        check_head_(std::move(check_head)),
+        acceptor_(asio::make_strand(ioc_)) {}
 
   bool listen(const std::string& host, uint16_t port, std::string* error) {
     beast::error_code ec;
@@ -143,6 +182,7 @@ class Server final : public HttpServer {
 
   const ServerLimits& limits() const { return limits_; }
   Handler& handler() { return handler_; }
+  const HeadCheck& check_head() const { return check_head_; }
   std::atomic<int> connections{0};
 
  private:
@@ -162,6 +202,7 @@ class Server final : public HttpServer {
 
   ServerLimits limits_;
   Handler handler_;
+  HeadCheck check_head_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
@@ -197,10 +238,69 @@ void Session::on_next_request_started(beast::error_code ec, size_t bytes) {
   read_request();
 }
 
-// Reads one whole request, headers and body, within the read timeout.
+// Reads one whole request, header then body, within one read timeout.
 void Session::read_request() {
   stream_.expires_after(std::chrono::milliseconds(server_.limits().read_timeout_ms));
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&Session::on_header, shared_from_this()));
+}
+
+void Session::on_header(beast::error_code ec, size_t) {
+  // A Content-Length over the limit has failed here already (body_limit).
+  if (ec || parser_->is_done()) return on_read(ec, 0);
+  const RequestHeader& h = parser_->get();
+  // RFC 9110 10.1.1: ignored from HTTP/1.0 clients.
+  if (h.version() < 11 || !beast::iequals(h[http::field::expect], "100-continue")) return read_body();
+  version_ = h.version();
+  if (auto coding = parse_content_encoding(h[http::field::content_encoding]); !coding.ok())
+    return refuse_unread(unsupported_coding(coding.error()));
+  if (const HeadCheck& check = server_.check_head()) {
+    if (auto refusal = check(request_head(h))) return refuse_unread(std::move(*refusal));
+  }
+  asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                    beast::bind_front_handler(&Session::on_continue_written, shared_from_this()));
+}
+
+void Session::on_continue_written(beast::error_code ec, size_t) {
+  if (ec) return;  // the client is gone
+  read_body();
+}
+
+void Session::read_body() {
   http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+}
+
+// The final answer before the body was read: the connection ends after it
+// (lingering, in case the client sends the body anyway).
+void Session::refuse_unread(Response r) {
+  first_ = false;
+  unread_request_ = true;
+  keep_alive_ = false;
+  respond(std::move(r));
+}
+
+// Inflates a compressed body in place; false when it answered instead
+// (413 too large once inflated, 415 unknown coding, 400 corrupt data).
+bool Session::decode(std::string& body, std::string_view content_encoding) {
+  auto coding = parse_content_encoding(content_encoding);
+  if (!coding.ok()) {
+    respond(unsupported_coding(coding.error()));
+    return false;
+  }
+  if (*coding == ContentCoding::kIdentity) return true;
+  const size_t limit = server_.limits().max_body_bytes;
+  Decoded d = decode_body(*coding, body, limit);
+  if (d.kind == Decoded::Kind::kTooLarge) {
+    respond(problem(413, "request body is larger than " + std::to_string(limit) +
+                             " bytes once decompressed; send fewer events per request"));
+    return false;
+  }
+  if (d.kind == Decoded::Kind::kCorrupt) {
+    respond(problem(400, "request body could not be decompressed: " + d.error));
+    return false;
+  }
+  body = std::move(d.body);
+  return true;
 }
 
 void Session::on_read(beast::error_code ec, size_t) {
@@ -230,15 +330,9 @@ void Session::on_read(beast::error_code ec, size_t) {
   auto msg = parser_->release();
   keep_alive_ = msg.keep_alive();
   version_ = msg.version();
-  Request req;
-  req.method = std::string(msg.method_string());
-  std::string_view target = msg.target();
-  auto q = target.find('?');
-  req.path = url_decode(target.substr(0, q));
-  if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
-  req.content_type = std::string(msg[http::field::content_type]);
-  req.authorization = std::string(msg[http::field::authorization]);
+  Request req = request_head(msg);
   req.body = std::move(msg.body());
+  if (!decode(req.body, msg[http::field::content_encoding])) return;
   beast::error_code rec;
   auto ep = stream_.socket().remote_endpoint(rec);
   if (!rec) req.remote = ep.address().to_string();
@@ -334,7 +428,13 @@ std::string Request::query_param(std::string_view name) const {
 
 std::unique_ptr<HttpServer> start_http_server(const std::string& host, uint16_t port, int threads,
                                               const ServerLimits& limits, Handler handler, std::string* error) {
-  auto server = std::make_unique<Server>(limits, std::move(handler));
+  return start_http_server(host, port, threads, limits, std::move(handler), nullptr, error);
+}
+
+std::unique_ptr<HttpServer> start_http_server(const std::string& host, uint16_t port, int threads,
+                                              const ServerLimits& limits, Handler handler, HeadCheck check_head,
+                                              std::string* error) {
+  auto server = std::make_unique<Server>(limits, std::move(handler), std::move(check_head));
   if (!server->listen(host, port, error)) return nullptr;
   server->start(threads);
   return server;

@@ -190,8 +190,16 @@ void App::test_webhook(const Account& a, const std::string& id, const Request& r
   }
   std::string data = sample_contact_json();
   if (body->contains("data")) {
+    // Applied over the sample: a key given replaces the sample's value
+    // (null clears it), the others keep theirs.
+    json edited = (*body)["data"];
+    if (edited.is_object()) {
+      json merged = json::parse(data);
+      for (auto& [k, v] : edited.items()) merged[k] = std::move(v);
+      edited = std::move(merged);
+    }
     std::vector<ValidationIssue> issues;
-    auto canon = canonical_contact_json((*body)["data"].dump(), &issues);
+    auto canon = canonical_contact_json(edited.dump(), &issues);
     if (!canon.ok()) {
       FieldErrors errors;
       for (const auto& i : issues) errors.push_back({i.path, i.message});

@@ -41,6 +41,7 @@ Result<std::string> platform_token_hash(Maintenance& store, std::string* printed
 CurlTransportOptions transport_options(const ServeConfig& c, const CheckedConfig& k) {
   CurlTransportOptions t;
   t.guard = AddressGuard(k.allowed_targets);
+  t.trust = k.trust;
   t.max_response_bytes = c.max_response_bytes;
   // A webhook's requests in flight each need a connection of their own, or
   // they queue inside curl behind its host limit; the engine's bounds are
@@ -131,7 +132,8 @@ Result<std::unique_ptr<Node>> Node::build(const ServeConfig& c, const CheckedCon
   api::App& app = node->app_;
   node->server_ = api::start_http_server(
       k.host, k.port, c.threads, limits,
-      [&app](api::Request&& r, api::Responder respond) { app.handle(std::move(r), std::move(respond)); }, &error);
+      [&app](api::Request&& r, api::Responder respond) { app.handle(std::move(r), std::move(respond)); },
+      [&app](const api::Request& head) { return app.check_head(head); }, &error);
   if (!node->server_) return Error::unavailable(error);
   return node;
 }
@@ -147,6 +149,10 @@ void Node::start() {
   std::printf("growhook %s listening on %s\n", GROWHOOK_VERSION, base.c_str());
   std::printf("  API:  %s/v1\n  Page: %s/\n", base.c_str(), base.c_str());
   std::printf("  Store: %s\n", checked_.single_node ? ("SQLite in " + config_.data_dir).c_str() : "PostgreSQL");
+  if (checked_.trust && !checked_.trust->system_problem().empty()) {
+    std::printf("  TLS: no system CA certificates (%s): https:// webhooks fail unless --tls-ca-file trusts "
+                "their CA\n", checked_.trust->system_problem().c_str());
+  }
   if (!new_token_.empty()) {
     std::printf("  Platform token (shown once; only its hash is kept): %s\n", new_token_.c_str());
   }

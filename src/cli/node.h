@@ -24,6 +24,7 @@
 #include "common/metrics.h"
 #include "delivery/address_guard.h"
 #include "delivery/engine.h"
+#include "delivery/trust_store.h"
 #include "ingest/group_committer.h"
 #include "maintenance/retention.h"
 #include "store/store.h"
@@ -39,10 +40,13 @@ struct CheckedConfig {
   uint16_t port = 0;
   bool single_node = true;            // SQLite: no --database
   bool delivers = true;               // --role all or worker
+  // The CAs of webhook HTTPS: the system's store plus --tls-ca-file.
+  std::shared_ptr<const TrustStore> trust;
 };
 
 // The configuration's own rules (ranges, durations, the lease against the
-// timeouts), before anything is opened. kInvalid says what to fix.
+// timeouts, the CA file), before the store is opened. kInvalid says what to
+// fix.
 Result<CheckedConfig> check_config(const ServeConfig& c);
 
 class Node {

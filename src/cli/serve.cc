@@ -11,6 +11,7 @@
 
 #include "cli/node.h"
 #include "delivery/retry_policy.h"
+#include "delivery/trust_store.h"
 
 namespace growhook {
 namespace {
@@ -46,6 +47,25 @@ void run_until_signal(Node& node, const sigset_t& signals, int64_t drain_delay_m
   }
   node.stop();
   spdlog::info("msg=\"stopped\"");
+}
+
+// The CAs of webhook HTTPS: the system's store and --tls-ca-file. A broken
+// --tls-ca-file stops the start; a missing system store is said loudly in
+// the log, since every https:// webhook whose CA is not in --tls-ca-file
+// will fail.
+Result<std::shared_ptr<const TrustStore>> load_trust(const std::string& tls_ca_file) {
+  TrustStoreSources sources = system_defaults();
+  sources.extra_file = tls_ca_file;
+  auto trust = TrustStore::load(sources);
+  if (!trust.ok()) return trust.error();
+  const TrustStore& t = **trust;
+  if (!t.system_problem().empty()) {
+    spdlog::warn("msg=\"no system CA certificates: https:// webhooks will fail certificate verification{}\" "
+                 "problem=\"{}\"",
+                 t.extra_certificates() ? " unless --tls-ca-file trusts their CA" : "", t.system_problem());
+  }
+  spdlog::info("msg=\"TLS CA store\" detail=\"{}\"", t.summary());
+  return std::shared_ptr<const TrustStore>(std::move(*trust));
 }
 
 }  // namespace
@@ -89,6 +109,9 @@ Result<CheckedConfig> check_config(const ServeConfig& c) {
   k.port = static_cast<uint16_t>(std::atoi(c.listen.substr(c.listen.rfind(':') + 1).c_str()));
   k.single_node = c.database.empty();
   k.delivers = c.role != Role::kApi;
+  auto trust = load_trust(c.tls_ca_file);
+  if (!trust.ok()) return trust.error();
+  k.trust = std::move(*trust);
   return k;
 }
 

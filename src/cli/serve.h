@@ -22,6 +22,7 @@ struct ServeConfig {
   std::string data_dir = "./growhook-data";
   std::string database;            // postgresql:// URL; empty: SQLite in data_dir
   std::string allow_targets;       // CIDR list opened in the address guard
+  std::string tls_ca_file;         // PEM CAs trusted for webhook HTTPS besides the system's store
   std::string retry_delays = "10s,1m,5m";
   std::string node_id;             // lease owner; empty: generated
   std::string log_level = "info";

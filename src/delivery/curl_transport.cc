@@ -7,8 +7,16 @@
 // used (no DNS rebinding window between check and connect). Connections are
 // kept in the multi handle's cache and reused per host; a reused connection
 // was checked when it was opened.
+//
+// TLS: curl verifies the certificate chain and the URL's host name (and
+// sends it as SNI) on the pinned connection; the CAs are one TrustStore
+// built at start (system store plus --tls-ca-file), handed to each new TLS
+// connection in CURLOPT_SSL_CTX_FUNCTION instead of curl's own CA loading,
+// which parsed the whole system bundle again for every new connection.
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <strings.h>
 #include <sys/socket.h>
 
@@ -105,10 +113,50 @@ std::string_view phrase_of(TransportErrorKind kind) {
     case TransportErrorKind::kRefused: return "connection refused";
     case TransportErrorKind::kReset: return "connection reset or closed early";
     case TransportErrorKind::kDns: return "host name not resolved";
-    case TransportErrorKind::kTls: return "TLS failure";
     case TransportErrorKind::kProtocol: return "protocol error";
     default: return "request failed";
   }
+}
+
+// "TLS: certificate verify failed: self-signed certificate", "TLS: name
+// mismatch: ...", "TLS: handshake failed: ...": what went wrong, in the
+// words an operator searches for, and what to do when the CA is unknown.
+std::string tls_error(CURLcode code, long verify_result, const char* detail) {
+  // curl starts a connection's result at X509_V_ERR_UNSPECIFIED and keeps
+  // OpenSSL's when the chain was checked: any other value is OpenSSL's
+  // verdict on the chain.
+  const bool chain_failed = verify_result != X509_V_OK && verify_result != X509_V_ERR_UNSPECIFIED;
+  if (code == CURLE_PEER_FAILED_VERIFICATION && chain_failed) {
+    std::string e = "TLS: certificate verify failed: ";
+    e += X509_verify_cert_error_string(verify_result);
+    switch (verify_result) {
+      case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+      case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+      case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+      case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+      case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        e += " (no CA that growhook trusts signed the receiver's certificate; the operator can trust its CA "
+             "with --tls-ca-file)";
+        break;
+      default: break;
+    }
+    return e;
+  }
+  // Otherwise the chain was accepted and curl's own check of the host name
+  // failed.
+  std::string_view d = detail;
+  if (d.starts_with("SSL: ")) d.remove_prefix(5);
+  if (code == CURLE_PEER_FAILED_VERIFICATION) return "TLS: name mismatch: " + std::string(d);
+  return "TLS: handshake failed: " + std::string(d);
+}
+
+// Gives a new TLS connection the transport's CAs (curl loaded none: its
+// CAINFO and CAPATH are unset). Called on the loop thread.
+CURLcode use_trust_store(CURL*, void* ssl_ctx, void* trust) {
+  X509_STORE* store = static_cast<const TrustStore*>(trust)->x509_store();
+  if (X509_STORE_up_ref(store) != 1) return CURLE_OUT_OF_MEMORY;
+  SSL_CTX_set_cert_store(static_cast<SSL_CTX*>(ssl_ctx), store);  // frees the one it had
+  return CURLE_OK;
 }
 
 // One request while curl owns its easy handle. Lives on the loop thread; its
@@ -225,7 +273,7 @@ curl_socket_t open_socket(void* user, curlsocktype purpose, curl_sockaddr* addre
 // handle is reused for the next request without curl_easy_reset, which
 // freed and made again what these allocate: measured ~3,400 instructions a
 // request, plus the setopt calls). False if curl refused one.
-bool configure_handle(CURL* e) {
+bool configure_handle(CURL* e, const TrustStore& trust) {
   int bad = 0;
   auto set = [&](CURLoption opt, auto value) { bad += curl_easy_setopt(e, opt, value) != CURLE_OK; };
   set(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -237,6 +285,10 @@ bool configure_handle(CURL* e) {
   set(CURLOPT_WRITEFUNCTION, &on_body);
   set(CURLOPT_HEADERFUNCTION, &on_header);
   set(CURLOPT_OPENSOCKETFUNCTION, &open_socket);
+  set(CURLOPT_CAINFO, static_cast<const char*>(nullptr));
+  set(CURLOPT_CAPATH, static_cast<const char*>(nullptr));
+  set(CURLOPT_SSL_CTX_FUNCTION, &use_trust_store);
+  set(CURLOPT_SSL_CTX_DATA, const_cast<void*>(static_cast<const void*>(&trust)));
   return bad == 0;
 }
 
@@ -323,13 +375,19 @@ void settle(Transfer& t, CURLcode code) {
   }
   r.error_kind = kind_of(code);
   const char* detail = t.error_buffer[0] != '\0' ? t.error_buffer : curl_easy_strerror(code);
-  r.error = std::string(phrase_of(r.error_kind)) + ": " + detail;
+  if (r.error_kind == TransportErrorKind::kTls) {
+    long verify_result = X509_V_OK;
+    curl_easy_getinfo(t.easy, CURLINFO_SSL_VERIFYRESULT, &verify_result);
+    r.error = tls_error(code, verify_result, detail);
+  } else {
+    r.error = std::string(phrase_of(r.error_kind)) + ": " + detail;
+  }
   if (!t.blocked.empty()) r.error += " (" + t.blocked + ")";
 }
 
 class CurlTransport final : public Transport {
  public:
-  explicit CurlTransport(CurlTransportOptions options) : options_(std::move(options)) {
+  explicit CurlTransport(CurlTransportOptions options) : options_(with_trust(std::move(options))) {
     init_curl_once();
     multi_ = curl_multi_init();
     if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
@@ -516,7 +574,7 @@ class CurlTransport final : public Transport {
   CURL* acquire_easy() {
     if (idle_.empty()) {
       CURL* e = curl_easy_init();
-      if (e != nullptr && !configure_handle(e)) {
+      if (e != nullptr && !configure_handle(e, *options_.trust)) {
         curl_easy_cleanup(e);
         return nullptr;
       }
@@ -540,6 +598,17 @@ class CurlTransport final : public Transport {
     // pointers left in the handle (body, headers, error buffer) are not read
     // while it is idle.
     idle_.push_back(e);
+  }
+
+  static CurlTransportOptions with_trust(CurlTransportOptions o) {
+    if (!o.trust) {
+      init_curl_once();
+      // The system's store alone cannot fail to load (a missing one is
+      // an empty store: certificates then fail verification).
+      if (auto t = TrustStore::load(system_defaults()); t.ok()) o.trust = *t;
+      else throw std::runtime_error("CA store: " + t.error().message);
+    }
+    return o;
   }
 
   const CurlTransportOptions options_;

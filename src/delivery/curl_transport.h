@@ -8,6 +8,7 @@
 
 #include "delivery/address_guard.h"
 #include "delivery/transport.h"
+#include "delivery/trust_store.h"
 
 namespace growhook {
 
@@ -20,6 +21,10 @@ struct CurlTransportOptions {
   size_t max_connections_total = 256;    // open at once, and kept for reuse
   size_t max_in_flight = 10'000;         // beyond it send() refuses at once
   std::string user_agent = "growhook/" GROWHOOK_VERSION;
+  // The CAs that https:// receivers' certificates are verified against (for
+  // the URL's host name, on the connection the guard pinned). Empty: the
+  // system's store, loaded when the transport starts.
+  std::shared_ptr<const TrustStore> trust;
 };
 
 std::unique_ptr<Transport> make_curl_transport(CurlTransportOptions options);

@@ -211,9 +211,13 @@ test('test connection sends the edited sample and shows the success screen', asy
   const json = JSON.parse(await raw.inputValue());
   assert.deepEqual(Object.keys(json).sort(), [...SAMPLE_KEYS].sort());
   assert.equal(json.ecom_email, 'edited@example.com');
-  await raw.fill(JSON.stringify({ ...json, ecom_device_type: 'desktop' }, null, 2));
+  // A key left out of the JSON keeps its sample value, as the API applies
+  // the data over the sample.
+  const { ecom_locale: _dropped, ...withoutLocale } = json;
+  await raw.fill(JSON.stringify({ ...withoutLocale, ecom_device_type: 'desktop' }, null, 2));
   await d.getByRole('button', { name: 'Edit as form' }).click();
   assert.equal(await d.locator('[name="ecom_device_type"]').inputValue(), 'desktop');
+  assert.equal(await d.locator('[name="ecom_locale"]').inputValue(), 'pt-br');
   await d.getByRole('button', { name: 'Send' }).click();
   await d.getByText('Test successful').waitFor();
   await d.getByText('HTTP 200').first().waitFor();

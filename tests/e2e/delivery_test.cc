@@ -336,6 +336,37 @@ TEST(Delivery, TestConnectionSuccessAndError) {
   EXPECT_EQ(invalid.json()["errors"][0]["field"], "data.msisdn");
 }
 
+// The data a caller sends is applied over the sample: the keys given
+// replace the sample's (null clears one), the others keep their sample
+// values. (It answered "data.msisdn: is required" to a lone ecom_email.)
+TEST(Delivery, TestConnectionAppliesTheGivenDataOverTheSample) {
+  Server server;
+  Receiver rx;
+  auto [account, key] = server.create_account();
+  auto hook = create_hook(server, key, rx.url());
+  auto sample = server.account(key, "GET", "/v1/sample-event").json()["data"];
+  auto r = server.account(key, "POST", "/v1/webhooks/" + hook.id + "/test",
+                          R"({"data":{"ecom_email":"x@y.z","source_value":null}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["ok"], true) << r.body;
+  auto data = json::parse(rx.requests().back().body)["events"][0]["data"];
+  EXPECT_EQ(data["ecom_email"], "x@y.z");
+  EXPECT_TRUE(data["source_value"].is_null());
+  for (const char* kept : {"msisdn", "profileCreatedAt", "source", "ecom_locale", "last_click_date"})
+    EXPECT_EQ(data[kept], sample[kept]) << kept;
+  EXPECT_EQ(data.size(), sample.size()) << data.dump();
+
+  // Clearing the required msisdn, or a key outside the data set, is still an error.
+  auto cleared = server.account(key, "POST", "/v1/webhooks/" + hook.id + "/test", R"({"data":{"msisdn":null}})");
+  EXPECT_EQ(cleared.status, 400) << cleared.body;
+  EXPECT_EQ(cleared.json()["errors"][0]["field"], "data.msisdn") << cleared.body;
+  auto unknown = server.account(key, "POST", "/v1/webhooks/" + hook.id + "/test", R"({"data":{"shoe_size":42}})");
+  EXPECT_EQ(unknown.status, 400) << unknown.body;
+  auto not_object = server.account(key, "POST", "/v1/webhooks/" + hook.id + "/test", R"({"data":[1]})");
+  EXPECT_EQ(not_object.status, 400) << not_object.body;
+  EXPECT_EQ(rx.count(), 1u);
+}
+
 TEST(Delivery, TheAddressGuardRefusesLoopbackUnlessAllowed) {
   Server server({"--allow-targets", ""});
   Receiver rx;

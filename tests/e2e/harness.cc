@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -50,7 +51,7 @@ size_t header_cb(char* p, size_t s, size_t n, void* ud) {
 }  // namespace
 
 HttpResult http(const std::string& method, const std::string& url, const std::string& body, const std::string& bearer,
-                const std::string& content_type) {
+                const std::string& content_type, const std::vector<std::string>& extra_headers) {
   HttpResult r;
   CURL* c = curl_easy_init();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
@@ -69,7 +70,14 @@ HttpResult http(const std::string& method, const std::string& url, const std::st
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   }
-  h = curl_slist_append(h, "Expect:");
+  bool own_expect = false;
+  for (const auto& line : extra_headers) {
+    h = curl_slist_append(h, line.c_str());
+    own_expect |= strncasecmp(line.c_str(), "Expect:", 7) == 0;
+  }
+  if (!own_expect) h = curl_slist_append(h, "Expect:");
+  // Longer than the whole request may take: the 100 must come from the server.
+  curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 120'000L);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
   CURLcode rc = curl_easy_perform(c);
   if (rc != CURLE_OK) r.error = curl_easy_strerror(rc);

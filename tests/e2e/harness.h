@@ -42,8 +42,12 @@ struct HttpResult {
   nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
 };
 
+// extra_headers: whole lines ("Content-Encoding: gzip"). Unless one of them
+// is an Expect header, no "Expect: 100-continue" is sent; with one, a
+// missing 100 Continue makes the request time out instead of going on.
 HttpResult http(const std::string& method, const std::string& url, const std::string& body = "",
-                const std::string& bearer = "", const std::string& content_type = "application/json");
+                const std::string& bearer = "", const std::string& content_type = "application/json",
+                const std::vector<std::string>& extra_headers = {});
 
 // Which store the Servers of this process use (see the top of this file).
 bool on_postgres();
