@@ -87,6 +87,35 @@ TEST_P(MaintenanceContract, PruneDeletesOldFinishedBatchesAndUnneededEvents) {
   EXPECT_EQ(st().prune(T + 5000, T + 5000, 1).value(), 0);
 }
 
+// An idle installation: retention takes every event, the newest too. An
+// event ingested afterwards, in the same process or after a restart, must
+// still be above every webhook's position (SQLite would hand out a deleted
+// seq again and the event would never be delivered).
+TEST_P(MaintenanceContract, AnEventAfterRetentionTookTheNewestIsStillDelivered) {
+  Account a = add_account(st());
+  add_webhook(st(), a, T, 1);
+  append(st(), a, {event("e1", T), event("e2", T)}, T);
+  for (const auto& b : claim(st(), T, "node-a", 4, 64)) {
+    record(st(), outcome(b, "node-a", BatchState::kDelivered, 200, T + 10));
+  }
+  auto n = st().prune(T + 500, T + 500, 100);
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  ASSERT_EQ(*n, 4);  // two batches, two events: nothing is left
+  append(st(), a, {event("e3", T)}, T + 1000);
+  EXPECT_EQ(ids_of(claim(st(), T + 1000)), (std::vector<std::string>{"e3"}));
+
+  for (const auto& b : claim(st(), T + 1000, "node-a", 4, 64)) {
+    record(st(), outcome(b, "node-a", BatchState::kDelivered, 200, T + 1010));
+  }
+  EXPECT_TRUE(st().prune(T + 2000, T + 2000, 100).ok());
+  store_.reset();
+  auto reopened = db_.open();
+  ASSERT_TRUE(reopened.ok()) << reopened.error().message;
+  store_ = std::move(reopened->store);
+  append(st(), a, {event("e4", T)}, T + 3000);
+  EXPECT_EQ(ids_of(claim(st(), T + 3000)), (std::vector<std::string>{"e4"}));
+}
+
 TEST_P(MaintenanceContract, PruneTakesTheOldEventsOfEveryAccountAndKeepsTheRecentOnes) {
   Account old_shop = add_account(st());
   Account new_shop = add_account(st());

@@ -394,15 +394,35 @@ class SqliteStore final : public Store {
     return r;
   }
 
+  // The next event's seq. SQLite would give max(seq) + 1, which goes back
+  // down when retention deletes the newest events (an idle installation): a
+  // new event could then get a seq at or below a webhook's position, and
+  // never be delivered. So seqs come from here, above every seq ever handed
+  // out (the accounts' heads keep it when the events are gone). Gaps (a
+  // request rolled back, a duplicate id) are harmless: batches are ranges.
+  Result<int64_t> take_seq(Db& db) {
+    if (next_seq_ == 0) {
+      GH_STMT(q, db,
+              "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), "
+              "COALESCE((SELECT MAX(head_seq) FROM accounts), 0))");
+      int rc = q->step();
+      if (rc != SQLITE_ROW) return db.error(rc, "read the newest seq");
+      next_seq_ = q->i64(0) + 1;
+    }
+    return next_seq_++;
+  }
+
   Result<AppendOutcome> insert_events(Db& db, const AppendRequest& req) {
     AppendOutcome out;
     out.ids.reserve(req.events.size());
     GH_STMT(ins, db,
-            "INSERT INTO events(account_id, id, type, occurred_at, created_at, body) VALUES($1, $2, $3, $4, $5, $6) "
-            "ON CONFLICT(account_id, id) DO NOTHING");
+            "INSERT INTO events(seq, account_id, id, type, occurred_at, created_at, body) "
+            "VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT(account_id, id) DO NOTHING");
     for (const auto& e : req.events) {
-      ins->bind(1, req.account_id).bind(2, e.id).bind(3, static_cast<int>(e.type));
-      ins->bind(4, e.occurred_at_ms).bind(5, req.now_ms).bind(6, e.message_json);
+      auto seq = take_seq(db);
+      if (!seq.ok()) return seq.error();
+      ins->bind(1, *seq).bind(2, req.account_id).bind(3, e.id).bind(4, static_cast<int>(e.type));
+      ins->bind(5, e.occurred_at_ms).bind(6, req.now_ms).bind(7, e.message_json);
       int rc = ins->step();
       if (rc != SQLITE_DONE) return db.error(rc, "insert event");
       out.stored += static_cast<int>(db.changes());
@@ -422,6 +442,7 @@ class SqliteStore final : public Store {
   std::mutex write_mu_;
   std::unique_ptr<Db> writer_;
   std::unordered_set<std::string> known_accounts_;  // guarded by write_mu_
+  int64_t next_seq_ = 0;                            // guarded by write_mu_; 0: not read yet
   std::mutex read_mu_;
   std::vector<std::unique_ptr<Db>> readers_;
   std::unique_ptr<sqlite::Checkpointer> checkpointer_;
