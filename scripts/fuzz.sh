@@ -16,7 +16,7 @@ targets=(${FUZZ_TARGETS:-ingest_fuzz contact_fuzz timestamp_fuzz address_fuzz re
 if [ ! -f "$dir/build.ninja" ]; then
   CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DGROWHOOK_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-if ! cmake --build "$dir" -- ${NINJA_ARGS:-} >"$dir/build.log" 2>&1; then
+if ! cmake --build "$dir" --target "${targets[@]}" -- ${NINJA_ARGS:-} >"$dir/build.log" 2>&1; then
   grep -A5 -E "error|FAILED" "$dir/build.log" | head -40
   echo "fuzz: the build failed; see $dir/build.log"
   exit 1
