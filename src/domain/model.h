@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "domain/event.h"
+#include "domain/health.h"
 
 namespace growhook {
 
@@ -43,6 +44,7 @@ struct Webhook {
   std::string previous_secret;           // signs too until it expires
   int64_t previous_secret_expires_ms = 0;
   std::string disabled_reason;           // set when the service disabled it
+  WebhookHealth health;                  // failing or not (domain/health.h); stored, set by delivery
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
 

@@ -12,4 +12,7 @@ namespace growhook {
 std::string auth_to_storage(const WebhookAuth& auth);
 WebhookAuth auth_from_storage(std::string_view json);
 
+// The log line of a webhook's change of health (none for HealthChange::kNone).
+void log_health_change(const std::string& webhook_id, const HealthStep& step);
+
 }  // namespace growhook

@@ -34,6 +34,8 @@ namespace growhook::store_test {
 
 inline constexpr int64_t T = 1'700'000'000'000;
 inline constexpr const char* kPgUrlVar = "GROWHOOK_TEST_PG_URL";
+// The schema version both stores reach (the last migration of sqlite_schema.cc and pg_schema.cc).
+inline constexpr const char* kSchemaVersion = "5";
 
 enum class Backend { kSqlite, kPostgres };
 
@@ -92,11 +94,14 @@ class TestDatabase {
   }
 
   // Turns the (closed) database back into what schema 1 left: without the
-  // column migration 2 adds and (SQLite) with the indexes of schema 1, at
+  // columns migrations 2 and 5 add and (SQLite) with the indexes of schema 1, at
   // schema_version 1.
   void back_to_schema_1() {
     std::string sql =
-        "ALTER TABLE webhooks DROP COLUMN batch_max_bytes; UPDATE meta SET value = '1' WHERE key = 'schema_version'";
+        "ALTER TABLE webhooks DROP COLUMN batch_max_bytes; ALTER TABLE webhooks DROP COLUMN failing_since; "
+        "ALTER TABLE webhooks DROP COLUMN failure_streak; ALTER TABLE webhooks DROP COLUMN probe_count; "
+        "ALTER TABLE webhooks DROP COLUMN next_probe_at; ALTER TABLE webhooks DROP COLUMN last_error; "
+        "UPDATE meta SET value = '1' WHERE key = 'schema_version'";
     if (backend_ == Backend::kPostgres) return pg_admin(admin_url_, "SET search_path = " + schema_ + "; " + sql);
     sql +=
         "; DROP INDEX batches_by_account_first_seq; DROP INDEX batches_finished;"

@@ -18,6 +18,8 @@ struct StoreCounts {
   int64_t retry_scheduled = 0;
   int64_t failed_batches = 0;
   int64_t pending_events = 0;      // events not yet in a batch, over all webhooks
+  int64_t failing_webhooks = 0;    // enabled and failing (domain/health.h)
+  int64_t disabled_webhooks = 0;   // by their owner or by the service
 };
 
 class Maintenance {

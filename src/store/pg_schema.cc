@@ -73,6 +73,14 @@ CREATE INDEX IF NOT EXISTS batches_by_account_first_seq ON batches(account_id, f
     R"sql(
 SELECT 1;
 )sql",
+    // 5: a webhook's health (domain/health.h), as in SQLite's schema 5.
+    R"sql(
+ALTER TABLE webhooks ADD COLUMN failing_since BIGINT;
+ALTER TABLE webhooks ADD COLUMN failure_streak INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN probe_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN next_probe_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 Result<int> schema_version(pg::Conn& c) {

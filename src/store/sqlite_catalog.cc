@@ -50,6 +50,10 @@ Status update_webhook(Db& db, const Webhook& w) {
           "UPDATE webhooks SET name = $3, url = $4, "
           "cursor = CASE WHEN enabled = 0 AND $5 = 1 THEN (SELECT head_seq FROM accounts WHERE id = $2) "
           "ELSE cursor END, "
+          // Enabled again: its health starts afresh (domain/health.h).
+          "failing_since = CASE WHEN enabled = 0 AND $5 = 1 THEN NULL ELSE failing_since END, "
+          "failure_streak = CASE WHEN enabled = 0 AND $5 = 1 THEN 0 ELSE failure_streak END, "
+          "probe_count = CASE WHEN enabled = 0 AND $5 = 1 THEN 0 ELSE probe_count END, "
           "enabled = $5, event_types = $6, batch_max_events = $7, auth = $8, secret = $9, "
           "previous_secret = $10, previous_secret_expires_at = $11, disabled_reason = $12, updated_at = $14, "
           "batch_max_bytes = $15 WHERE id = $1 AND account_id = $2");

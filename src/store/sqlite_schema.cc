@@ -67,6 +67,15 @@ DROP INDEX batches_by_webhook;
 DROP INDEX batches_by_state_updated;
 CREATE INDEX batches_finished ON batches(state, updated_at) WHERE state <> 'pending';
 )sql",
+    // 5: a webhook's health (domain/health.h): failing since when, failed
+    // attempts in a row, probes, when the next probe may go, the last error.
+    R"sql(
+ALTER TABLE webhooks ADD COLUMN failing_since INTEGER;
+ALTER TABLE webhooks ADD COLUMN failure_streak INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN probe_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN next_probe_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 }  // namespace

@@ -289,6 +289,13 @@ class SqliteStore final : public Store {
             "w.cursor AND (e.type & w.event_types) != 0)), 0) FROM webhooks w JOIN accounts a ON a.id = "
             "w.account_id WHERE w.enabled = 1 AND w.cursor < a.head_seq");
     if (s->step() == SQLITE_ROW) c.pending_events = s->i64(0);
+    GH_STMT(h, db,
+            "SELECT coalesce(sum(enabled = 1 AND failing_since IS NOT NULL), 0), coalesce(sum(enabled = 0), 0) "
+            "FROM webhooks");
+    if (h->step() == SQLITE_ROW) {
+      c.failing_webhooks = h->i64(0);
+      c.disabled_webhooks = h->i64(1);
+    }
     return c;
   }
 
