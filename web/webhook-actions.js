@@ -7,9 +7,17 @@ import { openDialog, confirmDialog, field, errorBox } from './ui.js';
 import { openTestDialog } from './test-connection.js';
 
 export function statusBadge(wh) {
+  if (wh.enabled && wh.failing_since) return h('span', { class: 'badge badge-danger' }, 'Failing');
   return wh.enabled
     ? h('span', { class: 'badge badge-ok' }, 'Enabled')
     : h('span', { class: 'badge badge-off' }, 'Disabled');
+}
+
+// While a webhook fails: since when, the last error, and that its events wait for a probe to succeed.
+export function failingNote(wh) {
+  if (!wh.enabled || !wh.failing_since) return null;
+  return `Failing since ${formatTime(wh.failing_since)}${wh.last_error ? ` (${wh.last_error})` : ''}: ` +
+    'new events wait and are sent by themselves once the receiver answers again.';
 }
 
 // The service's reason for disabling, as one sentence ("Disabled at …: the endpoint answered 410 Gone").
