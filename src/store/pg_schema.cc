@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "store/schema_version.h"
+
 namespace growhook {
 namespace {
 
@@ -73,7 +75,21 @@ CREATE INDEX IF NOT EXISTS batches_by_account_first_seq ON batches(account_id, f
     R"sql(
 SELECT 1;
 )sql",
+    // 5: finding a contact's events (store/contacts.h): an account's events
+    // by the contact's msisdn and by its ecom_email in lower case, as
+    // indexes on the stored message (ingestion writes no column more), and a
+    // webhook's batches by where their range starts, to tell which batch
+    // holds an event. pg_contacts.cc writes the same expressions.
+    R"sql(
+CREATE INDEX events_by_msisdn ON events(account_id, ((body::json -> 'data' ->> 'msisdn')::bigint), seq);
+CREATE INDEX events_by_email ON events(account_id, (lower(body::json -> 'data' ->> 'ecom_email')), seq)
+  WHERE (body::json -> 'data' ->> 'ecom_email') IS NOT NULL;
+CREATE INDEX batches_by_webhook_first_seq ON batches(webhook_id, first_seq);
+)sql",
 };
+
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,
+              "a migration added: raise kSchemaVersion (store/schema_version.h)");
 
 Result<int> schema_version(pg::Conn& c) {
   auto r = c.exec("SELECT value FROM meta WHERE key = 'schema_version'");

@@ -41,6 +41,7 @@
 
 #include "store/codec.h"
 #include "store/pg_catalog.h"
+#include "store/pg_contacts.h"
 #include "store/pg_claim.h"
 #include "store/pg_listener.h"
 #include "store/pg_pool.h"
@@ -216,6 +217,17 @@ class PostgresStore final : public Store, public WorkNotifier {
     GH_PG_RETURN_IF_ERROR(write([&](Conn& c) { return pg::mark_for_retry(c, account_id, batch_id, now_ms); }));
     GH_PG_ASSIGN(d, get_batch(account_id, batch_id));
     return std::move(d->batch);
+  }
+
+  Result<std::vector<StoredEvent>> find_contact_events(const std::string& account_id,
+                                                       const ContactQuery& query) override {
+    GH_PG_CONN(c);
+    return pg::find_contact_events(c, account_id, query);
+  }
+
+  Result<StoredEvent> get_event(const std::string& account_id, const std::string& event_id) override {
+    GH_PG_CONN(c);
+    return pg::get_event(c, account_id, event_id);
   }
 
   Result<int> retry_failed(const std::string& account_id, const std::string& webhook_id, int64_t now_ms) override {

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "store/schema_version.h"
+
 namespace growhook {
 namespace {
 
@@ -67,7 +69,21 @@ DROP INDEX batches_by_webhook;
 DROP INDEX batches_by_state_updated;
 CREATE INDEX batches_finished ON batches(state, updated_at) WHERE state <> 'pending';
 )sql",
+    // 5: finding a contact's events (store/contacts.h): an account's events
+    // by the contact's msisdn and by its ecom_email in lower case, as
+    // indexes on the stored message (ingestion writes no column more), and a
+    // webhook's batches by where their range starts, to tell which batch
+    // holds an event. sqlite_contacts.cc writes the same expressions.
+    R"sql(
+CREATE INDEX events_by_msisdn ON events(account_id, json_extract(body, '$.data.msisdn'), seq);
+CREATE INDEX events_by_email ON events(account_id, lower(json_extract(body, '$.data.ecom_email')), seq)
+  WHERE json_extract(body, '$.data.ecom_email') IS NOT NULL;
+CREATE INDEX batches_by_webhook_first_seq ON batches(webhook_id, first_seq);
+)sql",
 };
+
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,
+              "a migration added: raise kSchemaVersion (store/schema_version.h)");
 
 }  // namespace
 

@@ -20,6 +20,7 @@
 
 #include "common/ids.h"
 #include "store/sqlite_catalog.h"
+#include "store/sqlite_contacts.h"
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_claim.h"
 #include "store/sqlite_db.h"
@@ -256,6 +257,16 @@ class SqliteStore final : public Store {
 
   Result<int> retry_failed(const std::string& account_id, const std::string& webhook_id, int64_t now_ms) override {
     return write_result([&](Db& db) { return sqlite::retry_failed(db, account_id, webhook_id, now_ms); });
+  }
+
+  // ---- contacts (sqlite_contacts.cc) ----
+  Result<std::vector<StoredEvent>> find_contact_events(const std::string& account_id,
+                                                       const ContactQuery& query) override {
+    return read([&](Db& db) { return sqlite::find_contact_events(db, account_id, query); });
+  }
+
+  Result<StoredEvent> get_event(const std::string& account_id, const std::string& event_id) override {
+    return read([&](Db& db) { return sqlite::get_event(db, account_id, event_id); });
   }
 
   // ---- maintenance ----
