@@ -3,9 +3,9 @@
 // for it; an event of another account is kNotFound, and a search finds only
 // the account's own events.
 //
-// Events are found by the contact's msisdn or its ecom_email (both sides
-// lowered by the database's lower()), through indexes on the stored event's JSON: ingestion writes
-// nothing more for them, and they are pruned with the events.
+// Events are found by the contact's msisdn or its ecom_email (in lower
+// case, ascii_lower of domain/event.h, on both sides), which each event
+// keeps in columns of its own, indexed by account, and pruned with it.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +20,7 @@ namespace growhook {
 
 struct ContactQuery {
   std::optional<int64_t> msisdn;  // exactly one of msisdn and email is set
-  std::string email;              // compared in lower case, as the store lowers
+  std::string email;              // any case: compared as ascii_lower of both
   int64_t before_seq = 0;         // 0: from the newest; else seqs below it
   int limit = 50;
 };

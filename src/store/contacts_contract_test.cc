@@ -17,6 +17,8 @@ class ContactsContract : public StoreContractTest {
     IncomingEvent e = event(id, T, type);
     e.data_json = "{\"msisdn\":" + std::to_string(msisdn) + ",\"ecom_email\":" +
                   (email.empty() ? std::string("null") : "\"" + email + "\"") + "}";
+    e.msisdn = msisdn;  // as parse_ingest_body sets them
+    e.email = ascii_lower(email);
     set_event_id(e, id);
     return e;
   }

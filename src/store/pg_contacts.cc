@@ -52,20 +52,15 @@ Result<std::vector<StoredEvent>> find_contact_events(Conn& c, const std::string&
   const int64_t before = q.before_seq > 0 ? q.before_seq : std::numeric_limits<int64_t>::max();
   Params p = Params().add(account_id);
   Result<PgResult> r = Error::internal("unreachable");
-  // The expressions are those of the indexes events_by_msisdn and
-  // events_by_email (pg_schema.cc, 5), written the same way.
   if (q.msisdn) {
     p.add(*q.msisdn).add(before).add(q.limit);
     r = c.exec(GH_PG_EVENTS_WITH_DELIVERIES(
-                   "((body::json -> 'data' ->> 'msisdn')::bigint) = $2::bigint AND seq < $3::bigint "
-                   "ORDER BY seq DESC LIMIT $4::integer"),
+                   "msisdn = $2::bigint AND seq < $3::bigint ORDER BY seq DESC LIMIT $4::integer"),
                p);
   } else {
-    p.add(q.email).add(before).add(q.limit);
+    p.add(ascii_lower(q.email)).add(before).add(q.limit);
     r = c.exec(GH_PG_EVENTS_WITH_DELIVERIES(
-                   "(body::json -> 'data' ->> 'ecom_email') IS NOT NULL AND "
-                   "(lower(body::json -> 'data' ->> 'ecom_email')) = lower($2::text) AND seq < $3::bigint "
-                   "ORDER BY seq DESC LIMIT $4::integer"),
+                   "email = $2::text AND seq < $3::bigint ORDER BY seq DESC LIMIT $4::integer"),
                p);
   }
   if (!r.ok()) return r.error();

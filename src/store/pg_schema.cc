@@ -75,15 +75,14 @@ CREATE INDEX IF NOT EXISTS batches_by_account_first_seq ON batches(account_id, f
     R"sql(
 SELECT 1;
 )sql",
-    // 5: finding a contact's events (store/contacts.h): an account's events
-    // by the contact's msisdn and by its ecom_email in lower case, as
-    // indexes on the stored message (ingestion writes no column more), and a
-    // webhook's batches by where their range starts, to tell which batch
-    // holds an event. pg_contacts.cc writes the same expressions.
+    // 5: finding a contact's events, as SQLite's schema 5 (the email in
+    // lower case, ASCII only, as ascii_lower in domain/event.h).
     R"sql(
-CREATE INDEX events_by_msisdn ON events(account_id, ((body::json -> 'data' ->> 'msisdn')::bigint), seq);
-CREATE INDEX events_by_email ON events(account_id, (lower(body::json -> 'data' ->> 'ecom_email')), seq)
-  WHERE (body::json -> 'data' ->> 'ecom_email') IS NOT NULL;
+ALTER TABLE events ADD COLUMN msisdn BIGINT, ADD COLUMN email TEXT COLLATE "C";
+UPDATE events SET msisdn = (body::json -> 'data' ->> 'msisdn')::bigint,
+  email = translate(body::json -> 'data' ->> 'ecom_email', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz');
+CREATE INDEX events_by_msisdn ON events(account_id, msisdn, seq);
+CREATE INDEX events_by_email ON events(account_id, email, seq) WHERE email IS NOT NULL;
 CREATE INDEX batches_by_webhook_first_seq ON batches(webhook_id, first_seq);
 )sql",
 };

@@ -102,20 +102,17 @@ Status collect(Db& db, Stmt& s, std::vector<EventRow>& rows) {
 Result<std::vector<StoredEvent>> find_contact_events(Db& db, const std::string& account_id, const ContactQuery& q) {
   const int64_t before = q.before_seq > 0 ? q.before_seq : std::numeric_limits<int64_t>::max();
   std::vector<EventRow> rows;
-  // The expressions are those of the indexes events_by_msisdn and
-  // events_by_email (sqlite_schema.cc, 5), written the same way.
   if (q.msisdn) {
     GH_STMT(s, db,
-            "SELECT " GH_EVENT_COLUMNS " FROM events WHERE account_id = $1 AND "
-            "json_extract(body, '$.data.msisdn') = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4");
+            "SELECT " GH_EVENT_COLUMNS " FROM events WHERE account_id = $1 AND msisdn = $2 AND seq < $3 "
+            "ORDER BY seq DESC LIMIT $4");
     s->bind(1, account_id).bind(2, *q.msisdn).bind(3, before).bind(4, q.limit);
     GH_RETURN_IF_ERROR(collect(db, *s, rows));
   } else {
     GH_STMT(s, db,
-            "SELECT " GH_EVENT_COLUMNS " FROM events WHERE account_id = $1 AND "
-            "json_extract(body, '$.data.ecom_email') IS NOT NULL AND "
-            "lower(json_extract(body, '$.data.ecom_email')) = lower($2) AND seq < $3 ORDER BY seq DESC LIMIT $4");
-    s->bind(1, account_id).bind(2, q.email).bind(3, before).bind(4, q.limit);
+            "SELECT " GH_EVENT_COLUMNS " FROM events WHERE account_id = $1 AND email = $2 AND seq < $3 "
+            "ORDER BY seq DESC LIMIT $4");
+    s->bind(1, account_id).bind(2, ascii_lower(q.email)).bind(3, before).bind(4, q.limit);
     GH_RETURN_IF_ERROR(collect(db, *s, rows));
   }
   return with_deliveries(db, account_id, std::move(rows));

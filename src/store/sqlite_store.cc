@@ -427,13 +427,13 @@ class SqliteStore final : public Store {
     AppendOutcome out;
     out.ids.reserve(req.events.size());
     GH_STMT(ins, db,
-            "INSERT INTO events(seq, account_id, id, type, occurred_at, created_at, body) "
-            "VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT(account_id, id) DO NOTHING");
+            "INSERT INTO events(seq, account_id, id, type, occurred_at, created_at, body, msisdn, email) "
+            "VALUES($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, '')) ON CONFLICT(account_id, id) DO NOTHING");
     for (const auto& e : req.events) {
       auto seq = take_seq(db);
       if (!seq.ok()) return seq.error();
       ins->bind(1, *seq).bind(2, req.account_id).bind(3, e.id).bind(4, static_cast<int>(e.type));
-      ins->bind(5, e.occurred_at_ms).bind(6, req.now_ms).bind(7, e.message_json);
+      ins->bind(5, e.occurred_at_ms).bind(6, req.now_ms).bind(7, e.message_json).bind(8, e.msisdn).bind(9, e.email);
       int rc = ins->step();
       if (rc != SQLITE_DONE) return db.error(rc, "insert event");
       out.stored += static_cast<int>(db.changes());
