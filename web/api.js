@@ -100,4 +100,6 @@ export const api = {
   getBatch: (id) => request('GET', `/v1/batches/${enc(id)}`),
   retryBatch: (id) => request('POST', `/v1/batches/${enc(id)}/retry`),
   retryFailed: (id) => request('POST', `/v1/webhooks/${enc(id)}/retry-failed`),
+  findContact: ({ msisdn, email, cursor, limit = 20 }) =>
+    request('GET', `/v1/events${query({ msisdn, email, limit, cursor })}`),
 };

@@ -6,6 +6,7 @@ import { h, clear, icon, tickTimes, toast } from './dom.js';
 import { field, errorBox } from './ui.js';
 import { webhooksView } from './webhooks.js';
 import { batchesView } from './batches.js';
+import { contactsView } from './contacts.js';
 
 const app = document.getElementById('app');
 let cleanup = null;
@@ -29,6 +30,8 @@ function route() {
     cleanup = batchesView(main, { id: parts[1], state: params.state });
   } else if (parts[0] === 'webhooks') {
     cleanup = webhooksView(main);
+  } else if (parts[0] === 'contacts') {
+    cleanup = contactsView(main, { q: params.q });
   } else {
     integrationsView(main);
   }
@@ -56,7 +59,8 @@ function renderFrame(section) {
         account ? h('span', { class: 'account', title: `Account ${account.id}` }, account.name || account.id) : null,
         signOut)),
     h('nav', { class: 'sidebar', 'aria-label': 'Main menu' },
-      link('#/integrations', 'Integrations', 'grid', section === 'integrations' || section === 'webhooks')),
+      link('#/integrations', 'Integrations', 'grid', section === 'integrations' || section === 'webhooks'),
+      link('#/contacts', 'Find a contact', 'search', section === 'contacts')),
     main);
   return main;
 }

@@ -43,6 +43,7 @@ App::App(AppStores stores, GroupCommitter& committer, Transport& transport, cons
       webhooks_(stores.webhooks),
       batches_(stores.batches),
       maintenance_(stores.maintenance),
+      contacts_(stores.contacts),
       committer_(committer),
       transport_(transport),
       clock_(clock),
@@ -184,11 +185,20 @@ void App::route(Request& req, const Parts& p, Responder& respond) {
       if (action == "disable") return respond(set_enabled(a, id, false));
     }
   }
-  if (p[1] == "batches" && n >= 3) {
-    if (n == 3) return respond(m == "GET" ? get_batch(a, p[2]) : method_not_allowed("GET"));
-    if (n == 4 && p[3] == "retry") return respond(m == "POST" ? retry_batch(a, p[2]) : method_not_allowed("POST"));
-  }
+  if (auto r = route_records(a, req, p)) return respond(std::move(*r));
   respond(problem(404, "no such path: " + req.path));
+}
+
+std::optional<Response> App::route_records(const Account& a, const Request& req, const Parts& p) {
+  const std::string& m = req.method;
+  const size_t n = p.size();
+  if (p[1] == "batches" && n == 3) return m == "GET" ? get_batch(a, p[2]) : method_not_allowed("GET");
+  if (p[1] == "batches" && n == 4 && p[3] == "retry") {
+    return m == "POST" ? retry_batch(a, p[2]) : method_not_allowed("POST");
+  }
+  if (p[1] == "events" && n == 2) return m == "GET" ? find_contact(a, req) : method_not_allowed("GET");
+  if (p[1] == "events" && n == 3) return m == "GET" ? get_event(a, p[2]) : method_not_allowed("GET");
+  return std::nullopt;
 }
 
 }  // namespace growhook::api

@@ -39,7 +39,8 @@ struct AppStores {
   Webhooks& webhooks;        // webhook_routes, batch_routes
   Batches& batches;          // batch_routes
   Maintenance& maintenance;  // ops_routes: /readyz, /metrics
-  static AppStores of(Store& s) { return {s, s, s, s}; }
+  Contacts& contacts;        // contact_routes
+  static AppStores of(Store& s) { return {s, s, s, s, s}; }
 };
 
 class App {
@@ -63,6 +64,8 @@ class App {
  private:
   struct Ctx;
   void route(Request& req, const Parts& parts, Responder& respond);
+  // The routes under /v1/batches and /v1/events, or nullopt for another path.
+  std::optional<Response> route_records(const Account& a, const Request& req, const Parts& p);
   bool platform_authorized(const Request& req) const;
   // The 401 of a request whose token does not open path parts p, or
   // nullopt; sets *account to the account for account routes.
@@ -87,6 +90,9 @@ class App {
   Response get_batch(const Account& a, const std::string& id);
   Response retry_batch(const Account& a, const std::string& id);
   Response retry_failed(const Account& a, const std::string& webhook_id);
+  // contact_routes.cc
+  Response find_contact(const Account& a, const Request& req);
+  Response get_event(const Account& a, const std::string& id);
   // ops_routes.cc
   Response healthz();
   Response readyz();
@@ -98,6 +104,7 @@ class App {
   Webhooks& webhooks_;
   Batches& batches_;
   Maintenance& maintenance_;
+  Contacts& contacts_;
   GroupCommitter& committer_;
   Transport& transport_;
   const Clock& clock_;

@@ -92,11 +92,13 @@ class TestDatabase {
   }
 
   // Turns the (closed) database back into what schema 1 left: without the
-  // column migration 2 adds and (SQLite) with the indexes of schema 1, at
-  // schema_version 1.
+  // column migration 2 adds and the indexes of 5, (SQLite) with the indexes
+  // of schema 1, at schema_version 1.
   void back_to_schema_1() {
     std::string sql =
-        "ALTER TABLE webhooks DROP COLUMN batch_max_bytes; UPDATE meta SET value = '1' WHERE key = 'schema_version'";
+        "ALTER TABLE webhooks DROP COLUMN batch_max_bytes; UPDATE meta SET value = '1' WHERE key = 'schema_version'; "
+        "DROP INDEX events_by_msisdn; DROP INDEX events_by_email; DROP INDEX batches_by_webhook_first_seq; "
+        "ALTER TABLE events DROP COLUMN msisdn; ALTER TABLE events DROP COLUMN email";
     if (backend_ == Backend::kPostgres) return pg_admin(admin_url_, "SET search_path = " + schema_ + "; " + sql);
     sql +=
         "; DROP INDEX batches_by_account_first_seq; DROP INDEX batches_finished;"
@@ -125,6 +127,7 @@ inline IncomingEvent event(const std::string& id, int64_t occurred_ms, EventType
   e.occurred_at_ms = occurred_ms;
   e.occurred_at = "2024-01-01T00:00:00.000Z";
   e.data_json = R"({"msisdn":5599999999999})";
+  e.msisdn = 5599999999999;
   set_event_id(e, id);
   return e;
 }

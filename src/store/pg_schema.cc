@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "store/schema_version.h"
+
 namespace growhook {
 namespace {
 
@@ -73,7 +75,20 @@ CREATE INDEX IF NOT EXISTS batches_by_account_first_seq ON batches(account_id, f
     R"sql(
 SELECT 1;
 )sql",
+    // 5: finding a contact's events, as SQLite's schema 5 (the email in
+    // lower case, ASCII only, as ascii_lower in domain/event.h).
+    R"sql(
+ALTER TABLE events ADD COLUMN msisdn BIGINT, ADD COLUMN email TEXT COLLATE "C";
+UPDATE events SET msisdn = (body::json -> 'data' ->> 'msisdn')::bigint,
+  email = translate(body::json -> 'data' ->> 'ecom_email', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz');
+CREATE INDEX events_by_msisdn ON events(account_id, msisdn, seq);
+CREATE INDEX events_by_email ON events(account_id, email, seq) WHERE email IS NOT NULL;
+CREATE INDEX batches_by_webhook_first_seq ON batches(webhook_id, first_seq);
+)sql",
 };
+
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,
+              "a migration added: raise kSchemaVersion (store/schema_version.h)");
 
 Result<int> schema_version(pg::Conn& c) {
   auto r = c.exec("SELECT value FROM meta WHERE key = 'schema_version'");

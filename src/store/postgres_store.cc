@@ -41,6 +41,7 @@
 
 #include "store/codec.h"
 #include "store/pg_catalog.h"
+#include "store/pg_contacts.h"
 #include "store/pg_claim.h"
 #include "store/pg_listener.h"
 #include "store/pg_pool.h"
@@ -218,6 +219,17 @@ class PostgresStore final : public Store, public WorkNotifier {
     return std::move(d->batch);
   }
 
+  Result<std::vector<StoredEvent>> find_contact_events(const std::string& account_id,
+                                                       const ContactQuery& query) override {
+    GH_PG_CONN(c);
+    return pg::find_contact_events(c, account_id, query);
+  }
+
+  Result<StoredEvent> get_event(const std::string& account_id, const std::string& event_id) override {
+    GH_PG_CONN(c);
+    return pg::get_event(c, account_id, event_id);
+  }
+
   Result<int> retry_failed(const std::string& account_id, const std::string& webhook_id, int64_t now_ms) override {
     int n = 0;
     auto s = write([&](Conn& c) -> Status {
@@ -341,8 +353,8 @@ class PostgresStore final : public Store, public WorkNotifier {
   static Result<std::vector<Result<AppendOutcome>>> insert_group(Conn& c, std::span<const AppendRequest> requests,
                                                                  const std::unordered_set<std::string>& known) {
     std::vector<Result<AppendOutcome>> out;
-    std::vector<std::string> accounts, ids, bodies;
-    std::vector<int64_t> types, occurred, created;
+    std::vector<std::string> accounts, ids, bodies, emails;
+    std::vector<int64_t> types, occurred, created, msisdns;
     std::unordered_map<std::string, size_t> first;  // account \0 id -> request index
     for (size_t i = 0; i < requests.size(); ++i) {
       const auto& req = requests[i];
@@ -360,17 +372,20 @@ class PostgresStore final : public Store, public WorkNotifier {
         occurred.push_back(e.occurred_at_ms);
         created.push_back(req.now_ms);
         bodies.push_back(e.message_json);
+        msisdns.push_back(e.msisdn);
+        emails.push_back(e.email);
       }
       out.emplace_back(std::move(o));
     }
     if (ids.empty()) return out;
     GH_PG_ASSIGN(r, c.exec("WITH t AS (SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::bigint[], "
-                           "$5::bigint[], $6::text[]) WITH ORDINALITY AS t(account_id, id, type, occurred_at, "
-                           "created_at, body, ord) WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.account_id = "
+                           "$5::bigint[], $6::text[], $7::bigint[], $8::text[]) WITH ORDINALITY AS t(account_id, id, type, "
+                           "occurred_at, created_at, body, msisdn, email, ord) WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.account_id = "
                            "t.account_id AND e.id = t.id)), "
-                           "ins AS (INSERT INTO events(account_id, seq, id, type, occurred_at, created_at, body) "
-                           "SELECT t.account_id, a.head_seq + row_number() OVER (PARTITION BY t.account_id ORDER BY "
-                           "t.ord), t.id, t.type, t.occurred_at, t.created_at, t.body FROM t JOIN accounts a ON "
+                           "ins AS (INSERT INTO events(account_id, seq, id, type, occurred_at, created_at, body, msisdn, "
+                           "email) SELECT t.account_id, a.head_seq + row_number() OVER (PARTITION BY t.account_id "
+                           "ORDER BY t.ord), t.id, t.type, t.occurred_at, t.created_at, t.body, t.msisdn, "
+                           "NULLIF(t.email, '') FROM t JOIN accounts a ON "
                            "a.id = t.account_id ON CONFLICT (account_id, id) DO NOTHING RETURNING account_id, seq, id), "
                            "upd AS (UPDATE accounts a SET head_seq = m.top FROM (SELECT account_id, max(seq) AS top "
                            "FROM ins GROUP BY account_id) m WHERE a.id = m.account_id) "
@@ -381,7 +396,9 @@ class PostgresStore final : public Store, public WorkNotifier {
                                .add(pg::int_array(types))
                                .add(pg::int_array(occurred))
                                .add(pg::int_array(created))
-                               .add(pg::text_array(bodies))));
+                               .add(pg::text_array(bodies))
+                               .add(pg::int_array(msisdns))
+                               .add(pg::text_array(emails))));
     for (int i = 0; i < r->rows(); ++i) {
       auto it = first.find(r->str(i, 0) + '\0' + r->str(i, 1));
       if (it != first.end()) out[it->second]->stored++;
@@ -419,8 +436,8 @@ class PostgresStore final : public Store, public WorkNotifier {
   // caller holds the account's row lock) and moves the head, in one statement.
   static Result<AppendOutcome> insert_events(Conn& c, const AppendRequest& req) {
     AppendOutcome out;
-    std::vector<std::string> ids, bodies;
-    std::vector<int64_t> types, occurred;
+    std::vector<std::string> ids, bodies, emails;
+    std::vector<int64_t> types, occurred, msisdns;
     std::unordered_set<std::string_view> seen;
     for (const auto& e : req.events) {
       out.ids.push_back(e.id);
@@ -429,14 +446,16 @@ class PostgresStore final : public Store, public WorkNotifier {
       types.push_back(static_cast<int64_t>(e.type));
       occurred.push_back(e.occurred_at_ms);
       bodies.push_back(e.message_json);
+      msisdns.push_back(e.msisdn);
+      emails.push_back(e.email);
     }
     if (ids.empty()) return out;
     GH_PG_ASSIGN(r, c.exec("WITH h AS (SELECT head_seq FROM accounts WHERE id = $1::text), "
-                           "ins AS (INSERT INTO events(account_id, seq, id, type, occurred_at, created_at, body) "
-                           "SELECT $1::text, (SELECT head_seq FROM h) + row_number() OVER (ORDER BY t.ord), t.id, "
-                           "t.type, t.occurred_at, $2::bigint, t.body "
-                           "FROM unnest($3::text[], $4::smallint[], $5::bigint[], $6::text[]) WITH ORDINALITY "
-                           "AS t(id, type, occurred_at, body, ord) "
+                           "ins AS (INSERT INTO events(account_id, seq, id, type, occurred_at, created_at, body, "
+                           "msisdn, email) SELECT $1::text, (SELECT head_seq FROM h) + row_number() OVER (ORDER BY "
+                           "t.ord), t.id, t.type, t.occurred_at, $2::bigint, t.body, t.msisdn, NULLIF(t.email, '') "
+                           "FROM unnest($3::text[], $4::smallint[], $5::bigint[], $6::text[], $7::bigint[], "
+                           "$8::text[]) WITH ORDINALITY AS t(id, type, occurred_at, body, msisdn, email, ord) "
                            "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.account_id = $1::text AND e.id = t.id) "
                            "ON CONFLICT (account_id, id) DO NOTHING RETURNING seq) "
                            "UPDATE accounts SET head_seq = coalesce((SELECT max(seq) FROM ins), head_seq) "
@@ -447,7 +466,9 @@ class PostgresStore final : public Store, public WorkNotifier {
                                .add(pg::text_array(ids))
                                .add(pg::int_array(types))
                                .add(pg::int_array(occurred))
-                               .add(pg::text_array(bodies))));
+                               .add(pg::text_array(bodies))
+                               .add(pg::int_array(msisdns))
+                               .add(pg::text_array(emails))));
     if (r->rows() == 0) return Error::not_found("account " + req.account_id + " not found");
     out.stored = static_cast<int>(r->i64(0, 0));
     return out;

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "store/schema_version.h"
+
 namespace growhook {
 namespace {
 
@@ -67,7 +69,23 @@ DROP INDEX batches_by_webhook;
 DROP INDEX batches_by_state_updated;
 CREATE INDEX batches_finished ON batches(state, updated_at) WHERE state <> 'pending';
 )sql",
+    // 5: finding a contact's events (store/contacts.h): each event keeps
+    // its contact's msisdn and ecom_email (in lower case, ASCII; null when
+    // the event has none), indexed by account; and a webhook's batches by
+    // where their range starts, to tell which batch holds an event. The
+    // events stored before get theirs from their message.
+    R"sql(
+ALTER TABLE events ADD COLUMN msisdn INTEGER;
+ALTER TABLE events ADD COLUMN email TEXT;
+UPDATE events SET msisdn = json_extract(body, '$.data.msisdn'), email = lower(json_extract(body, '$.data.ecom_email'));
+CREATE INDEX events_by_msisdn ON events(account_id, msisdn, seq);
+CREATE INDEX events_by_email ON events(account_id, email, seq) WHERE email IS NOT NULL;
+CREATE INDEX batches_by_webhook_first_seq ON batches(webhook_id, first_seq);
+)sql",
 };
+
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,
+              "a migration added: raise kSchemaVersion (store/schema_version.h)");
 
 }  // namespace
 

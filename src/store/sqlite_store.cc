@@ -20,6 +20,7 @@
 
 #include "common/ids.h"
 #include "store/sqlite_catalog.h"
+#include "store/sqlite_contacts.h"
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_claim.h"
 #include "store/sqlite_db.h"
@@ -258,6 +259,16 @@ class SqliteStore final : public Store {
     return write_result([&](Db& db) { return sqlite::retry_failed(db, account_id, webhook_id, now_ms); });
   }
 
+  // ---- contacts (sqlite_contacts.cc) ----
+  Result<std::vector<StoredEvent>> find_contact_events(const std::string& account_id,
+                                                       const ContactQuery& query) override {
+    return read([&](Db& db) { return sqlite::find_contact_events(db, account_id, query); });
+  }
+
+  Result<StoredEvent> get_event(const std::string& account_id, const std::string& event_id) override {
+    return read([&](Db& db) { return sqlite::get_event(db, account_id, event_id); });
+  }
+
   // ---- maintenance ----
   Result<int> prune(int64_t delivered_before_ms, int64_t failed_before_ms, int limit) override {
     return write_result([&](Db& db) { return sqlite::prune(db, delivered_before_ms, failed_before_ms, limit); });
@@ -416,13 +427,13 @@ class SqliteStore final : public Store {
     AppendOutcome out;
     out.ids.reserve(req.events.size());
     GH_STMT(ins, db,
-            "INSERT INTO events(seq, account_id, id, type, occurred_at, created_at, body) "
-            "VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT(account_id, id) DO NOTHING");
+            "INSERT INTO events(seq, account_id, id, type, occurred_at, created_at, body, msisdn, email) "
+            "VALUES($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, '')) ON CONFLICT(account_id, id) DO NOTHING");
     for (const auto& e : req.events) {
       auto seq = take_seq(db);
       if (!seq.ok()) return seq.error();
       ins->bind(1, *seq).bind(2, req.account_id).bind(3, e.id).bind(4, static_cast<int>(e.type));
-      ins->bind(5, e.occurred_at_ms).bind(6, req.now_ms).bind(7, e.message_json);
+      ins->bind(5, e.occurred_at_ms).bind(6, req.now_ms).bind(7, e.message_json).bind(8, e.msisdn).bind(9, e.email);
       int rc = ins->step();
       if (rc != SQLITE_DONE) return db.error(rc, "insert event");
       out.stored += static_cast<int>(db.changes());

@@ -8,6 +8,7 @@
 //   accounts.h     Accounts     the API: accounts and keys
 //   webhooks.h     Webhooks     the API: webhooks
 //   batches.h      Batches      the API: batches, manual retries
+//   contacts.h     Contacts     the API: a contact's events, where each went
 //   maintenance.h  Maintenance  retention, /metrics, /readyz, settings
 //
 // Rules for every method of every role:
@@ -27,6 +28,7 @@
 
 #include "store/accounts.h"
 #include "store/batches.h"
+#include "store/contacts.h"
 #include "store/event_log.h"
 #include "store/maintenance.h"
 #include "store/webhooks.h"
@@ -39,6 +41,7 @@ class Store : public EventLog,
               public Accounts,
               public Webhooks,
               public Batches,
+              public Contacts,
               public Maintenance {};
 
 // What a store's factory hands back: the store, and the notifier that wakes
