@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "store/schema_version.h"
+
 namespace growhook {
 namespace {
 
@@ -73,7 +75,19 @@ CREATE INDEX IF NOT EXISTS batches_by_account_first_seq ON batches(account_id, f
     R"sql(
 SELECT 1;
 )sql",
+    // 5: portal sessions, as SQLite's schema 5.
+    R"sql(
+CREATE TABLE IF NOT EXISTS portal_sessions(
+  id TEXT COLLATE "C" PRIMARY KEY, account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id),
+  link_hash TEXT COLLATE "C" UNIQUE, token_hash TEXT COLLATE "C" UNIQUE,
+  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS portal_sessions_by_account ON portal_sessions(account_id);
+CREATE INDEX IF NOT EXISTS portal_sessions_by_expiry ON portal_sessions(expires_at);
+)sql",
 };
+
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,
+              "a migration added: raise kSchemaVersion (store/schema_version.h)");
 
 Result<int> schema_version(pg::Conn& c) {
   auto r = c.exec("SELECT value FROM meta WHERE key = 'schema_version'");

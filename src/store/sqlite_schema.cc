@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "store/schema_version.h"
+
 namespace growhook {
 namespace {
 
@@ -67,7 +69,22 @@ DROP INDEX batches_by_webhook;
 DROP INDEX batches_by_state_updated;
 CREATE INDEX batches_finished ON batches(state, updated_at) WHERE state <> 'pending';
 )sql",
+    // 5: portal sessions (store/portal_sessions.h): only hashes of the
+    // link's secret and of the session's token; a link's hash is cleared
+    // when it is redeemed. By expiry for retention, by account for the
+    // platform's DELETE.
+    R"sql(
+CREATE TABLE IF NOT EXISTS portal_sessions(
+  id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id),
+  link_hash TEXT UNIQUE, token_hash TEXT UNIQUE,
+  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS portal_sessions_by_account ON portal_sessions(account_id);
+CREATE INDEX IF NOT EXISTS portal_sessions_by_expiry ON portal_sessions(expires_at);
+)sql",
 };
+
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,
+              "a migration added: raise kSchemaVersion (store/schema_version.h)");
 
 }  // namespace
 

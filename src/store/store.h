@@ -9,6 +9,7 @@
 //   webhooks.h     Webhooks     the API: webhooks
 //   batches.h      Batches      the API: batches, manual retries
 //   maintenance.h  Maintenance  retention, /metrics, /readyz, settings
+//   portal_sessions.h PortalSessions  the API: the page's sign-ins minted by the platform
 //
 // Rules for every method of every role:
 // - Thread-safe and synchronous. A write has committed when it returns
@@ -29,6 +30,7 @@
 #include "store/batches.h"
 #include "store/event_log.h"
 #include "store/maintenance.h"
+#include "store/portal_sessions.h"
 #include "store/webhooks.h"
 #include "store/work_queue.h"
 
@@ -39,7 +41,8 @@ class Store : public EventLog,
               public Accounts,
               public Webhooks,
               public Batches,
-              public Maintenance {};
+              public Maintenance,
+              public PortalSessions {};
 
 // What a store's factory hands back: the store, and the notifier that wakes
 // this node when another one committed work (null for a single-node store).
