@@ -59,7 +59,7 @@ Response App::redeem_portal_link(const Request& req) {
 
 Response App::sign_out_portal(const Request& req) {
   std::string_view a = req.authorization;
-  std::string_view token = a.starts_with("Bearer ") ? a.substr(7) : std::string_view();
+  std::string_view token = a.starts_with("Bearer ") || a.starts_with("bearer ") ? a.substr(7) : std::string_view();
   if (!Portal::is_session_token(token))
     return problem(401, "send the portal session's token as 'Authorization: Bearer ghps_…'");
   auto s = portal_.sign_out(token);
