@@ -47,6 +47,18 @@ void add_store_and_network_flags(CLI::App* serve, growhook::ServeConfig& c) {
       ->envname("GROWHOOK_TLS_CA_FILE");
 }
 
+// The page: where its links point, who may frame it (docs/embedding.md).
+void add_page_flags(CLI::App* serve, growhook::ServeConfig& c) {
+  serve->add_option("--public-url", c.public_url,
+                    "The address people open the page at, the base of absolute links such as portal session "
+                    "URLs, e.g. https://hooks.example.com (default: http:// and the --listen address)")
+      ->envname("GROWHOOK_PUBLIC_URL");
+  serve->add_option("--frame-ancestors", c.frame_ancestors,
+                    "Comma-separated origins that may show the page in an iframe (its CSP frame-ancestors), "
+                    "e.g. https://app.example.com (default: none may)")
+      ->envname("GROWHOOK_FRAME_ANCESTORS");
+}
+
 // Timeouts, retries, leases, retention and shutdown: durations ("10s", "5m", "7d").
 void add_timing_flags(CLI::App* serve, growhook::ServeConfig& c) {
   serve->add_option("--retry-delays", c.retry_delays,
@@ -156,6 +168,7 @@ int main(int argc, char** argv) {
   add_timing_flags(serve, c);
   add_delivery_bound_flags(serve, c);
   add_node_flags(serve, c);
+  add_page_flags(serve, c);
 
   const growhook::cli::Command commands[] = {growhook::cli::add_backup_command(app),
                                              growhook::cli::add_migrate_command(app)};

@@ -53,7 +53,7 @@ Response App::asset(const std::string& path) {
                                     : "application/octet-stream";
     r.headers.emplace_back("Content-Security-Policy",
                            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                           "connect-src 'self'; frame-ancestors 'none'");
+                           "connect-src 'self'; frame-ancestors " + options_.frame_ancestors);
     return r;
   }
   return problem(404, "no such path: " + path);

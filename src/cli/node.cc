@@ -73,6 +73,8 @@ api::AppOptions app_options(const ServeConfig& c, const CheckedConfig& k) {
   a.test_timeouts = {c.connect_timeout_ms, c.request_timeout_ms};
   a.guard = AddressGuard(k.allowed_targets);
   a.serve_api = c.role != Role::kWorker;
+  a.public_url = k.public_url;  // set from the bound address in Node::build when empty
+  a.frame_ancestors = k.frame_ancestors;
   return a;
 }
 
@@ -135,6 +137,7 @@ Result<std::unique_ptr<Node>> Node::build(const ServeConfig& c, const CheckedCon
       [&app](api::Request&& r, api::Responder respond) { app.handle(std::move(r), std::move(respond)); },
       [&app](const api::Request& head) { return app.check_head(head); }, &error);
   if (!node->server_) return Error::unavailable(error);
+  if (k.public_url.empty()) app.set_public_url(node->base_url());
   return node;
 }
 
@@ -143,9 +146,7 @@ void Node::start() {
     engine_.start();
     retention_.start();
   }
-  const std::string& host = checked_.host;
-  std::string base = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                     std::to_string(server_->port());
+  std::string base = base_url();
   std::printf("growhook %s listening on %s\n", GROWHOOK_VERSION, base.c_str());
   std::printf("  API:  %s/v1\n  Page: %s/\n", base.c_str(), base.c_str());
   std::printf("  Store: %s\n", checked_.single_node ? ("SQLite in " + config_.data_dir).c_str() : "PostgreSQL");
@@ -159,6 +160,12 @@ void Node::start() {
   std::fflush(stdout);
   spdlog::info("msg=\"started\" listen={} node={} role={} lease_ms={}", base, owner_, to_string(config_.role),
                checked_.lease_ms);
+}
+
+std::string Node::base_url() const {
+  const std::string& host = checked_.host;
+  return "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(server_->port());
 }
 
 void Node::stop() {

@@ -42,6 +42,8 @@ struct CheckedConfig {
   bool delivers = true;               // --role all or worker
   // The CAs of webhook HTTPS: the system's store plus --tls-ca-file.
   std::shared_ptr<const TrustStore> trust;
+  std::string public_url;       // --public-url without its trailing slash; empty: from the bound address
+  std::string frame_ancestors;  // the CSP source list of --frame-ancestors ("'none'" by default)
 };
 
 // The configuration's own rules (ranges, durations, the lease against the
@@ -75,6 +77,9 @@ class Node {
     ~WakeOnNewWork();
     WorkNotifier* notifier;
   };
+
+  // http://HOST:PORT of the address bound.
+  std::string base_url() const;
 
   Node(OpenedStore opened, std::string token_hash, const ServeConfig& c, const CheckedConfig& checked,
        std::string owner);

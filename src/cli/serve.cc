@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "api/portal.h"
 #include "cli/node.h"
 #include "delivery/retry_policy.h"
 #include "delivery/trust_store.h"
@@ -109,6 +110,14 @@ Result<CheckedConfig> check_config(const ServeConfig& c) {
   k.port = static_cast<uint16_t>(std::atoi(c.listen.substr(c.listen.rfind(':') + 1).c_str()));
   k.single_node = c.database.empty();
   k.delivers = c.role != Role::kApi;
+  if (!c.public_url.empty()) {
+    auto url = api::parse_public_url(c.public_url);
+    if (!url.ok()) return url.error();
+    k.public_url = std::move(*url);
+  }
+  auto ancestors = api::frame_ancestors_sources(c.frame_ancestors);
+  if (!ancestors.ok()) return ancestors.error();
+  k.frame_ancestors = std::move(*ancestors);
   auto trust = load_trust(c.tls_ca_file);
   if (!trust.ok()) return trust.error();
   k.trust = std::move(*trust);

@@ -23,6 +23,8 @@ struct ServeConfig {
   std::string database;            // postgresql:// URL; empty: SQLite in data_dir
   std::string allow_targets;       // CIDR list opened in the address guard
   std::string tls_ca_file;         // PEM CAs trusted for webhook HTTPS besides the system's store
+  std::string public_url;          // the base of portal links; empty: http://<listen address>
+  std::string frame_ancestors;     // origins that may frame the page; empty: none
   std::string retry_delays = "10s,1m,5m";
   std::string node_id;             // lease owner; empty: generated
   std::string log_level = "info";

@@ -85,6 +85,15 @@ CREATE INDEX events_by_msisdn ON events(account_id, msisdn, seq);
 CREATE INDEX events_by_email ON events(account_id, email, seq) WHERE email IS NOT NULL;
 CREATE INDEX batches_by_webhook_first_seq ON batches(webhook_id, first_seq);
 )sql",
+    // 6: portal sessions, as SQLite's schema 6.
+    R"sql(
+CREATE TABLE IF NOT EXISTS portal_sessions(
+  id TEXT COLLATE "C" PRIMARY KEY, account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id),
+  link_hash TEXT COLLATE "C" UNIQUE, token_hash TEXT COLLATE "C" UNIQUE,
+  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS portal_sessions_by_account ON portal_sessions(account_id);
+CREATE INDEX IF NOT EXISTS portal_sessions_by_expiry ON portal_sessions(expires_at);
+)sql",
 };
 
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,

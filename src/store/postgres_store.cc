@@ -45,6 +45,7 @@
 #include "store/pg_claim.h"
 #include "store/pg_listener.h"
 #include "store/pg_pool.h"
+#include "store/pg_portal.h"
 #include "store/pg_retention.h"
 #include "store/pg_rows.h"
 #include "store/pg_schema.h"
@@ -239,6 +240,38 @@ class PostgresStore final : public Store, public WorkNotifier {
     });
     if (!s.ok()) return s.error();
     return n;
+  }
+
+  // ---- portal sessions (pg_portal.cc: one statement each) ----
+  Status create_portal_session(const PortalSession& p) override {
+    GH_PG_CONN(c);
+    return pg::create_portal_session(c, p);
+  }
+
+  Result<PortalGrant> redeem_portal_link(const std::string& link_hash, const std::string& token_hash,
+                                         int64_t now_ms) override {
+    GH_PG_CONN(c);
+    return pg::redeem_portal_link(c, link_hash, token_hash, now_ms);
+  }
+
+  Result<PortalGrant> portal_session_by_token(const std::string& token_hash, int64_t now_ms) override {
+    GH_PG_CONN(c);
+    return pg::portal_session_by_token(c, token_hash, now_ms);
+  }
+
+  Status end_portal_session(const std::string& token_hash, int64_t now_ms) override {
+    GH_PG_CONN(c);
+    return pg::end_portal_session(c, token_hash, now_ms);
+  }
+
+  Result<int> end_portal_sessions(const std::string& account_id, int64_t now_ms) override {
+    GH_PG_CONN(c);
+    return pg::end_portal_sessions(c, account_id, now_ms);
+  }
+
+  Result<int> prune_portal_sessions(int64_t now_ms, int limit) override {
+    GH_PG_CONN(c);
+    return pg::prune_portal_sessions(c, now_ms, limit);
   }
 
   // ---- maintenance (prune in pg_retention.cc) ----

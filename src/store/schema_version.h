@@ -6,6 +6,6 @@
 
 namespace growhook {
 
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 }  // namespace growhook

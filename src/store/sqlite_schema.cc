@@ -82,6 +82,18 @@ CREATE INDEX events_by_msisdn ON events(account_id, msisdn, seq);
 CREATE INDEX events_by_email ON events(account_id, email, seq) WHERE email IS NOT NULL;
 CREATE INDEX batches_by_webhook_first_seq ON batches(webhook_id, first_seq);
 )sql",
+    // 6: portal sessions (store/portal_sessions.h): only hashes of the
+    // link's secret and of the session's token; a link's hash is cleared
+    // when it is redeemed. By expiry for retention, by account for the
+    // platform's DELETE.
+    R"sql(
+CREATE TABLE IF NOT EXISTS portal_sessions(
+  id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id),
+  link_hash TEXT UNIQUE, token_hash TEXT UNIQUE,
+  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS portal_sessions_by_account ON portal_sessions(account_id);
+CREATE INDEX IF NOT EXISTS portal_sessions_by_expiry ON portal_sessions(expires_at);
+)sql",
 };
 
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,

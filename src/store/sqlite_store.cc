@@ -24,6 +24,7 @@
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_claim.h"
 #include "store/sqlite_db.h"
+#include "store/sqlite_portal.h"
 #include "store/sqlite_retention.h"
 #include "store/sqlite_rows.h"
 #include "store/sqlite_schema.h"
@@ -267,6 +268,32 @@ class SqliteStore final : public Store {
 
   Result<StoredEvent> get_event(const std::string& account_id, const std::string& event_id) override {
     return read([&](Db& db) { return sqlite::get_event(db, account_id, event_id); });
+  }
+
+  // ---- portal sessions (sqlite_portal.cc) ----
+  Status create_portal_session(const PortalSession& p) override {
+    return write([&](Db& db) { return sqlite::create_portal_session(db, p); });
+  }
+
+  Result<PortalGrant> redeem_portal_link(const std::string& link_hash, const std::string& token_hash,
+                                         int64_t now_ms) override {
+    return write_result([&](Db& db) { return sqlite::redeem_portal_link(db, link_hash, token_hash, now_ms); });
+  }
+
+  Result<PortalGrant> portal_session_by_token(const std::string& token_hash, int64_t now_ms) override {
+    return read([&](Db& db) { return sqlite::portal_session_by_token(db, token_hash, now_ms); });
+  }
+
+  Status end_portal_session(const std::string& token_hash, int64_t now_ms) override {
+    return write([&](Db& db) { return sqlite::end_portal_session(db, token_hash, now_ms); });
+  }
+
+  Result<int> end_portal_sessions(const std::string& account_id, int64_t now_ms) override {
+    return write_result([&](Db& db) { return sqlite::end_portal_sessions(db, account_id, now_ms); });
+  }
+
+  Result<int> prune_portal_sessions(int64_t now_ms, int limit) override {
+    return write_result([&](Db& db) { return sqlite::prune_portal_sessions(db, now_ms, limit); });
   }
 
   // ---- maintenance ----

@@ -10,6 +10,7 @@
 //   batches.h      Batches      the API: batches, manual retries
 //   contacts.h     Contacts     the API: a contact's events, where each went
 //   maintenance.h  Maintenance  retention, /metrics, /readyz, settings
+//   portal_sessions.h PortalSessions  the API: the page's sign-ins minted by the platform
 //
 // Rules for every method of every role:
 // - Thread-safe and synchronous. A write has committed when it returns
@@ -31,6 +32,7 @@
 #include "store/contacts.h"
 #include "store/event_log.h"
 #include "store/maintenance.h"
+#include "store/portal_sessions.h"
 #include "store/webhooks.h"
 #include "store/work_queue.h"
 
@@ -42,7 +44,8 @@ class Store : public EventLog,
               public Webhooks,
               public Batches,
               public Contacts,
-              public Maintenance {};
+              public Maintenance,
+              public PortalSessions {};
 
 // What a store's factory hands back: the store, and the notifier that wakes
 // this node when another one committed work (null for a single-node store).

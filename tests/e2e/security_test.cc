@@ -223,6 +223,9 @@ TEST(Security, TheIsolationMatrixCoversEveryRouteOfTheRouter) {
   // POST /v1/accounts/{id}/events is the platform's (B's API key gets 401,
   // checked below), not an account route.
   covered.insert("events");
+  // POST and DELETE /v1/accounts/{id}/portal-sessions are the platform's
+  // too (an API key gets 401: checked below and in portal_test.cc).
+  covered.insert("portal-sessions");
   // Sub-resources are dispatched as `action == "name"` and `p[3] == "name"`.
   std::regex action(R"re((?:action|p\[3\]) == "([a-z-]+)")re");
   for (auto it = std::sregex_iterator(app.begin(), app.end(), action); it != std::sregex_iterator(); ++it) {
@@ -230,7 +233,10 @@ TEST(Security, TheIsolationMatrixCoversEveryRouteOfTheRouter) {
   }
   // Top-level collections: p[1] == "name".
   std::regex top(R"re(p\[1\] == "([a-z-]+)")re");
-  const std::set<std::string> known = {"accounts", "account", "sample-event", "webhooks", "batches", "events"};
+  // /v1/portal-session is the page's sign-in with a portal link and its
+  // sign-out: it names no webhook or batch (tests/e2e/portal_test.cc).
+  const std::set<std::string> known = {"accounts", "account", "sample-event", "webhooks", "batches",
+                                       "events", "portal-session"};
   for (auto it = std::sregex_iterator(app.begin(), app.end(), top); it != std::sregex_iterator(); ++it) {
     EXPECT_TRUE(known.count((*it)[1])) << "collection /v1/" << (*it)[1] << " is new: add it to the isolation test";
   }
@@ -274,6 +280,7 @@ TEST(Security, AnAccountGets404OnEveryRouteOfAnotherAccountsThings) {
   EXPECT_EQ(server.account(a_key, "GET", "/v1/events?msisdn=1").json()["data"].size(), 1u);
   EXPECT_EQ(server.account(b_key, "POST", "/v1/accounts/" + a_id + "/events", event_body(2)).status, 401);
   EXPECT_EQ(server.account(a_key, "POST", "/v1/accounts", R"({"name":"C"})").status, 401);
+  EXPECT_EQ(server.account(b_key, "POST", "/v1/accounts/" + a_id + "/portal-sessions", "{}").status, 401);
 
   // Nothing of A's changed: same name, enabled, same secret, batch still failed.
   auto after = server.account(a_key, "GET", "/v1/webhooks/" + wid).json();
