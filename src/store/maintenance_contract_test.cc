@@ -39,7 +39,7 @@ TEST_P(MaintenanceContract, ADatabaseOfSchema1GetsBatchMaxBytesOf1MiB) {
   auto reopened = db_.open();
   ASSERT_TRUE(reopened.ok()) << reopened.error().message;
   store_ = std::move(reopened->store);
-  EXPECT_EQ(st().get_meta("schema_version")->value_or(""), "4");
+  EXPECT_EQ(st().get_meta("schema_version")->value_or(""), std::to_string(kSchemaVersion));
   auto got = st().get_webhook(a.id, w.id);
   ASSERT_TRUE(got.ok()) << got.error().message;
   EXPECT_EQ(got->batch_max_bytes, 1 << 20);

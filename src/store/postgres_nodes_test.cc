@@ -59,7 +59,7 @@ TEST_F(PostgresNodesTest, NodesStartingTogetherMigrateOnce) {
   for (auto& t : threads) t.join();
   for (auto& n : nodes) {
     ASSERT_NE(n, nullptr);
-    EXPECT_EQ(n->get_meta("schema_version")->value_or(""), "4");
+    EXPECT_EQ(n->get_meta("schema_version")->value_or(""), std::to_string(kSchemaVersion));
   }
 }
 
