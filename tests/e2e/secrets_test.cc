@@ -124,6 +124,13 @@ TEST(SecretsAtRest, DeliveriesVerifyAcrossARestartAndARotationWithReencryptWhile
   auto wrong = serve_once(*node, kKey3);
   EXPECT_NE(wrong.exit_code, 0) << wrong.output;
   EXPECT_NE(wrong.output.find("which GROWHOOK_SECRETS_KEYS does not hold"), std::string::npos) << wrong.output;
+  if (!node->database_url().empty()) {
+    auto without = serve_once(*node, "");
+    EXPECT_NE(without.exit_code, 0) << without.output;
+    EXPECT_NE(without.output.find("a PostgreSQL store needs GROWHOOK_SECRETS_KEYS, the same on every node"),
+              std::string::npos)
+        << without.output;
+  }
   auto malformed = serve_once(*node, "bm90IDMyIGJ5dGVz");
   EXPECT_NE(malformed.exit_code, 0) << malformed.output;
   EXPECT_NE(malformed.output.find("GROWHOOK_SECRETS_KEYS: key 1 is not the base64 of 32 bytes"), std::string::npos)
