@@ -7,6 +7,7 @@
 
 #include "cli/backup.h"
 #include "cli/migrate.h"
+#include "cli/reencrypt.h"
 #include "cli/serve.h"
 #include "delivery/retry_policy.h"
 
@@ -171,7 +172,8 @@ int main(int argc, char** argv) {
   add_page_flags(serve, c);
 
   const growhook::cli::Command commands[] = {growhook::cli::add_backup_command(app),
-                                             growhook::cli::add_migrate_command(app)};
+                                             growhook::cli::add_migrate_command(app),
+                                             growhook::cli::add_reencrypt_command(app)};
 
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return growhook::serve(c);

@@ -111,7 +111,8 @@ Node::Node(OpenedStore opened, std::string token_hash, const ServeConfig& c, con
       retention_(store_, clock_, metrics_, retention_options(c)) {}
 
 Result<std::unique_ptr<Node>> Node::build(const ServeConfig& c, const CheckedConfig& k) {
-  auto opened = open_store({c.database, c.data_dir, c.pg_pool_size});
+  const char* keys = std::getenv("GROWHOOK_SECRETS_KEYS");
+  auto opened = open_store({c.database, c.data_dir, c.pg_pool_size, keys ? keys : ""});
   if (!opened.ok()) return opened.error();
   std::string new_token;
   auto token_hash = platform_token_hash(*opened->store, &new_token);

@@ -34,6 +34,11 @@ namespace growhook::store_test {
 
 inline constexpr int64_t T = 1'700'000'000'000;
 inline constexpr const char* kPgUrlVar = "GROWHOOK_TEST_PG_URL";
+// The schema this binary's migrations end at (both stores).
+inline constexpr int kSchemaVersion = 5;
+// GROWHOOK_SECRETS_KEYS of the PostgreSQL stores under test (SQLite's use
+// their data folder's key file).
+inline constexpr const char* kTestSecretsKeys = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 enum class Backend { kSqlite, kPostgres };
 
@@ -86,9 +91,11 @@ class TestDatabase {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
-  Result<OpenedStore> open() {
-    if (backend_ == Backend::kSqlite) return open_store({"", dir_});
-    return open_postgres_store(url_, 4);
+  // keys: GROWHOOK_SECRETS_KEYS; "" for the defaults (SQLite: the data
+  // folder's key file; PostgreSQL: kTestSecretsKeys).
+  Result<OpenedStore> open(const std::string& keys = "") {
+    if (backend_ == Backend::kSqlite) return open_store({"", dir_, 8, keys});
+    return open_postgres_store(url_, 4, keys.empty() ? kTestSecretsKeys : keys);
   }
 
   // Turns the (closed) database back into what schema 1 left: without the
@@ -113,6 +120,7 @@ class TestDatabase {
   }
 
   const std::string& admin_url() const { return admin_url_; }
+  const std::string& dir() const { return dir_; }  // SQLite's data folder
   const std::string& app_name() const { return app_name_; }
   const std::string& schema() const { return schema_; }
 

@@ -13,6 +13,7 @@ struct StoreConfig {
   std::string database;  // postgresql:// (or postgres://) URL; empty: SQLite
   std::string data_dir;  // the SQLite store's folder
   int pg_pool_size = 8;
+  std::string secrets_keys;  // GROWHOOK_SECRETS_KEYS; "" on SQLite: the data folder's key file
 };
 
 // kInvalid for a database that is not a postgresql:// URL; the store's own

@@ -61,8 +61,9 @@ Status claim_due(Conn& c, const ClaimRequest& req, Busy& busy, std::vector<Claim
                              Params().add(text_array(webhook_ids))));
   std::unordered_map<std::string, Webhook> by_id;
   for (int i = 0; i < hooks->rows(); ++i) {
-    Webhook w = webhook_from_row(*hooks, i);
-    by_id.emplace(w.id, std::move(w));
+    auto w = webhook_from_row(c.secrets(), *hooks, i);
+    if (!w.ok()) return w.error();
+    by_id.emplace(w->id, std::move(*w));
   }
   for (int i : chosen) {
     ClaimedBatch cb;
@@ -152,7 +153,9 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
                             "AND w.id <> ALL($1::text[]) LIMIT $2::integer FOR NO KEY UPDATE OF w SKIP LOCKED",
                             Params().add(text_array(full)).add(req.max_batches - static_cast<int>(out.size()))));
   for (int i = 0; i < cand->rows() && static_cast<int>(out.size()) < req.max_batches; ++i) {
-    Webhook w = webhook_from_row(*cand, i);
+    auto opened = webhook_from_row(c.secrets(), *cand, i);
+    if (!opened.ok()) return opened.error();
+    Webhook& w = *opened;
     int64_t position = cand->i64(i, 15), head = cand->i64(i, 16);
     int& n = busy[w.id];
     int room = std::min(req.limit_for(w.id) - n, req.max_batches - static_cast<int>(out.size()));

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/secret_box.h"
 
 namespace growhook::pg {
 
@@ -127,6 +128,11 @@ class Conn {
 
   PGconn* raw() { return c_; }
 
+  // The keys webhooks' secrets are sealed with (set by the pool, from the
+  // store that owns them, before any use).
+  void set_secrets(const SecretBox* box) { secrets_ = box; }
+  const SecretBox& secrets() const { return *secrets_; }
+
   // The libpq connection options: the url plus our defaults. Shared with the
   // listener, which opens its own connection asynchronously.
   struct Options {
@@ -146,6 +152,7 @@ class Conn {
   Error error_of(const PGresult* r, std::string_view what) const;
 
   PGconn* c_;
+  const SecretBox* secrets_ = nullptr;
   std::unordered_map<const char*, std::string> prepared_;  // sql → statement name
   int next_name_ = 0;
 };

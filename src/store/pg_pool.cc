@@ -35,6 +35,7 @@ Result<Pool::Lease> Pool::acquire() {
       return c.error();
     }
     conn = std::move(*c);
+    conn->set_secrets(secrets_);
   }
   if (auto s = conn->ensure_connected(); !s.ok()) {
     give_back(std::move(conn));

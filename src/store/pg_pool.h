@@ -45,6 +45,8 @@ class Pool {
   Result<Lease> acquire();
 
   const std::string& url() const { return url_; }
+  // Handed to every connection (Conn::secrets); box outlives the pool.
+  void set_secrets(const SecretBox* box) { secrets_ = box; }
 
  private:
   void give_back(std::unique_ptr<Conn> conn);
@@ -52,6 +54,7 @@ class Pool {
   const std::string url_;
   const int size_;
   const int64_t wait_ms_;
+  const SecretBox* secrets_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Conn>> idle_;  // guarded by mu_

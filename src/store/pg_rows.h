@@ -73,7 +73,8 @@ class Tx {
   bool open_ = false;
 };
 
-Webhook webhook_from_row(const PgResult& r, int row, int col = 0);
+// Opens the secret columns with box; kInternal when they do not open.
+Result<Webhook> webhook_from_row(const SecretBox& box, const PgResult& r, int row, int col = 0);
 Batch batch_from_row(const PgResult& r, int row, int col = 0);
 
 // The webhook id of account_id (any account when account_id is empty).

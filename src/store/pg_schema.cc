@@ -94,6 +94,11 @@ CREATE TABLE IF NOT EXISTS portal_sessions(
 CREATE INDEX IF NOT EXISTS portal_sessions_by_account ON portal_sessions(account_id);
 CREATE INDEX IF NOT EXISTS portal_sessions_by_expiry ON portal_sessions(expires_at);
 )sql",
+    // 7: webhooks' secrets sealed at rest, as SQLite's schema 7: the
+    // PostgreSQL store seals the values in clear right after the migrations.
+    R"sql(
+SELECT 1;
+)sql",
 };
 
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,

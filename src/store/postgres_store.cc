@@ -49,6 +49,8 @@
 #include "store/pg_retention.h"
 #include "store/pg_rows.h"
 #include "store/pg_schema.h"
+#include "store/pg_secrets.h"
+#include "store/secret_keys.h"
 
 namespace growhook {
 namespace {
@@ -65,12 +67,22 @@ using pg::PgResult;
 
 class PostgresStore final : public Store, public WorkNotifier {
  public:
-  PostgresStore(const std::string& url, int pool_size) : pool_(url, pool_size) {}
+  PostgresStore(const std::string& url, int pool_size, std::shared_ptr<const SecretBox> secrets)
+      : secrets_(std::move(secrets)), pool_(url, pool_size) {
+    pool_.set_secrets(secrets_.get());
+  }
   ~PostgresStore() override { listener_.reset(); }
 
+  // The schema, then the secrets (as SqliteStore::migrate): values in
+  // clear sealed, and every sealed one must open with the keys given.
   Status migrate() {
     GH_PG_CONN(c);
-    return apply_postgres_migrations(c);
+    GH_PG_RETURN_IF_ERROR(apply_postgres_migrations(c));
+    for (ResealPage page;;) {
+      GH_PG_ASSIGN(next, pg::reseal_page(c, page.last_id, 500, /*reseal=*/false));
+      if (next->examined < 500) return ok_status();
+      page = std::move(*next);
+    }
   }
 
   // ---- meta ----
@@ -507,6 +519,7 @@ class PostgresStore final : public Store, public WorkNotifier {
     return out;
   }
 
+  std::shared_ptr<const SecretBox> secrets_;  // before the connections that use it
   pg::Pool pool_;
   std::mutex notify_mu_;
   std::function<void()> on_work_;           // guarded by notify_mu_
@@ -515,8 +528,10 @@ class PostgresStore final : public Store, public WorkNotifier {
 
 }  // namespace
 
-Result<OpenedStore> open_postgres_store(const std::string& url, int pool_size) {
-  auto store = std::make_unique<PostgresStore>(url, pool_size);
+Result<OpenedStore> open_postgres_store(const std::string& url, int pool_size, const std::string& secrets_keys) {
+  auto secrets = postgres_secret_keys(secrets_keys);
+  if (!secrets.ok()) return secrets.error();
+  auto store = std::make_unique<PostgresStore>(url, pool_size, std::move(*secrets));
   if (auto s = store->migrate(); !s.ok()) return s.error();
   WorkNotifier* notifier = store.get();
   return OpenedStore{std::move(store), notifier};

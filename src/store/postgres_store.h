@@ -32,6 +32,8 @@ namespace growhook {
 // Connects with url (postgresql://user@host:port/db?...), applies pending
 // migrations, and keeps up to pool_size connections (plus one for LISTEN
 // once a WorkNotifier callback is registered).
-Result<OpenedStore> open_postgres_store(const std::string& url, int pool_size);
+// secrets_keys: GROWHOOK_SECRETS_KEYS, required (store/secret_keys.h); a
+// database whose secrets they do not open is refused.
+Result<OpenedStore> open_postgres_store(const std::string& url, int pool_size, const std::string& secrets_keys);
 
 }  // namespace growhook

@@ -139,7 +139,11 @@ Status cut_new_batches(Db& db, const ClaimRequest& req, Busy& busy,
     GH_STMT(s, db,
             "SELECT " GH_WEBHOOK_COLUMNS ", w.cursor, a.head_seq FROM webhooks w JOIN accounts a "
             "ON a.id = w.account_id WHERE w.enabled = 1 AND w.cursor < a.head_seq");
-    while (s->step() == SQLITE_ROW) candidates.push_back({webhook_from_row(*s), s->i64(15), s->i64(16)});
+    while (s->step() == SQLITE_ROW) {
+      auto w = webhook_from_row(db.secrets(), *s);
+      if (!w.ok()) return w.error();
+      candidates.push_back({std::move(*w), s->i64(15), s->i64(16)});
+    }
   }
   for (auto& c : candidates) {
     int& n = busy[c.w.id];

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "common/result.h"
+#include "common/secret_box.h"
 
 namespace growhook::sqlite {
 
@@ -88,9 +89,15 @@ class Db {
   // Maps an SQLite result code to an Error (SQLITE_FULL → kUnavailable).
   Error error(int rc, std::string_view what) const;
 
+  // The keys webhooks' secrets are sealed with (set by the store, which
+  // owns them, before any use).
+  void set_secrets(const SecretBox* box) { secrets_ = box; }
+  const SecretBox& secrets() const { return *secrets_; }
+
  private:
   explicit Db(sqlite3* db) : db_(db) {}
   sqlite3* db_;
+  const SecretBox* secrets_ = nullptr;
   std::unordered_map<const char*, std::unique_ptr<Stmt>> cache_;
 };
 

@@ -51,7 +51,8 @@ enum class Durability {
 // constraint is kConflict, anything else the database's error.
 Status done(Db& db, int rc, std::string_view what);
 
-Webhook webhook_from_row(const Stmt& s, int c = 0);
+// Opens the secret columns with box; kInternal when they do not open.
+Result<Webhook> webhook_from_row(const SecretBox& box, const Stmt& s, int c = 0);
 // The columns id, webhook_id, account_id, state, event_count, created_at,
 // next_attempt_at, cycle_attempts, from column 0.
 Batch batch_from_row(const Stmt& s);

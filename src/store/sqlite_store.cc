@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "common/ids.h"
+#include "store/secret_keys.h"
 #include "store/sqlite_catalog.h"
 #include "store/sqlite_contacts.h"
 #include "store/sqlite_checkpointer.h"
@@ -28,6 +29,7 @@
 #include "store/sqlite_retention.h"
 #include "store/sqlite_rows.h"
 #include "store/sqlite_schema.h"
+#include "store/sqlite_secrets.h"
 
 namespace growhook {
 namespace {
@@ -68,8 +70,10 @@ class Tx {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, int lock_fd, std::unique_ptr<Db> writer)
-      : path_(std::move(path)), lock_fd_(lock_fd), writer_(std::move(writer)) {}
+  SqliteStore(std::string path, int lock_fd, std::unique_ptr<Db> writer, std::shared_ptr<const SecretBox> secrets)
+      : path_(std::move(path)), lock_fd_(lock_fd), secrets_(std::move(secrets)), writer_(std::move(writer)) {
+    writer_->set_secrets(secrets_.get());
+  }
   ~SqliteStore() override {
     checkpointer_.reset();  // before the writer it hooks
     readers_.clear();
@@ -77,9 +81,18 @@ class SqliteStore final : public Store {
     if (lock_fd_ >= 0) ::close(lock_fd_);
   }
 
+  // The schema, then the secrets: values still in clear (a store written
+  // before schema 7) are sealed, and every sealed one must open with the
+  // keys given, or the start stops naming the webhook and the key.
   Status migrate() {
     std::lock_guard lock(write_mu_);
-    return apply_sqlite_migrations(*writer_);
+    GH_RETURN_IF_ERROR(apply_sqlite_migrations(*writer_));
+    for (ResealPage page; ;) {
+      auto next = sqlite::reseal_page(*writer_, page.last_id, 500, /*reseal=*/false);
+      if (!next.ok()) return next.error();
+      if (next->examined < 500) return ok_status();
+      page = std::move(*next);
+    }
   }
 
   // Checkpoints from now on run on a thread of their own (see
@@ -367,6 +380,7 @@ class SqliteStore final : public Store {
     }
     auto db = Db::open(path_, /*read_only=*/false);
     if (!db.ok()) return db.error();
+    (*db)->set_secrets(secrets_.get());
     return Reader(this, std::move(*db));
   }
 
@@ -477,6 +491,7 @@ class SqliteStore final : public Store {
 
   std::string path_;
   int lock_fd_;
+  std::shared_ptr<const SecretBox> secrets_;  // before the connections that use it
   std::mutex write_mu_;
   std::unique_ptr<Db> writer_;
   std::unordered_set<std::string> known_accounts_;  // guarded by write_mu_
@@ -487,7 +502,8 @@ class SqliteStore final : public Store {
 };
 
 // The database holds the webhooks' signing secrets and their receivers'
-// credentials in clear: only the service's user may read it. A data folder
+// credentials, sealed, and the folder holds the key that opens them
+// (secrets.key): only the service's user may read either. A data folder
 // created here is 0700; the database is created 0600 (and an older one
 // tightened), and SQLite gives its -wal and -shm files the database's mode.
 void restrict_to_owner(const std::string& data_dir, bool folder_created) {
@@ -509,7 +525,7 @@ void restrict_to_owner(const std::string& data_dir, bool folder_created) {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir) {
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir, const std::string& secrets_keys) {
   std::error_code ec;
   const bool folder_created = std::filesystem::create_directories(data_dir, ec);
   if (ec) return Error::unavailable("cannot create data folder " + data_dir + ": " + ec.message());
@@ -522,13 +538,18 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir) {
                            " is in use by another growhook process; stop it or choose another --data-dir");
   }
   restrict_to_owner(data_dir, folder_created);
+  auto secrets = sqlite_secret_keys(secrets_keys, data_dir, /*create=*/true);
+  if (!secrets.ok()) {
+    ::close(fd);
+    return secrets.error();
+  }
   std::string path = data_dir + "/growhook.db";
   auto db = sqlite::Db::open(path, false);
   if (!db.ok()) {
     ::close(fd);
     return db.error();
   }
-  auto store = std::make_unique<SqliteStore>(path, fd, std::move(*db));
+  auto store = std::make_unique<SqliteStore>(path, fd, std::move(*db), std::move(*secrets));
   if (auto s = store->migrate(); !s.ok()) return s.error();
   if (auto s = store->start_checkpointer(); !s.ok()) return s.error();
   return std::unique_ptr<Store>(std::move(store));

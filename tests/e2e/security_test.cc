@@ -484,7 +484,7 @@ TEST(Security, TheDataFolderAndItsDatabaseAreReadableByTheServiceUserOnly) {
                   .status,
               201);
     EXPECT_EQ(mode(dir), 0700);
-    for (const char* f : {"/growhook.db", "/growhook.db-wal", "/growhook.db-shm"}) {
+    for (const char* f : {"/growhook.db", "/growhook.db-wal", "/growhook.db-shm", "/secrets.key"}) {
       EXPECT_EQ(mode(dir + f), 0600) << f;
     }
     server.stop();
