@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 
 #include <memory>
 #include <mutex>
@@ -31,6 +32,10 @@ struct AppOptions {
   int64_t readiness_stall_ms = 30'000;  // the delivery loop must have turned within this
   AddressGuard guard;                   // literal IP URLs are checked at creation too
   bool serve_api = true;                // false on --role worker: only the ops routes
+  // What /readyz says of the database without a call of its own: nullopt
+  // when reachable, else why not (maintenance/db_health.h). Unset: /readyz
+  // pings the store itself.
+  std::function<std::optional<std::string>()> database_problem;
 };
 
 // The roles of the store that the routes use (store.h).

@@ -63,7 +63,8 @@ using pg::PgResult;
 
 class PostgresStore final : public Store, public WorkNotifier {
  public:
-  PostgresStore(const std::string& url, int pool_size) : pool_(url, pool_size) {}
+  PostgresStore(const std::string& url, int pool_size, const DbLimits& limits, std::shared_ptr<DbCallStats> stats)
+      : stats_(std::move(stats)), limits_(limits), pool_(url, pool_size, limits, stats_.get()) {}
   ~PostgresStore() override { listener_.reset(); }
 
   Status migrate() {
@@ -269,7 +270,7 @@ class PostgresStore final : public Store, public WorkNotifier {
     std::lock_guard lock(notify_mu_);
     on_work_ = std::move(f);
     if (!listener_) {
-      listener_ = std::make_unique<pg::Listener>(pool_.url(), pg::kWorkChannel, [this] {
+      listener_ = std::make_unique<pg::Listener>(pool_.url(), pg::kWorkChannel, limits_, [this] {
         std::lock_guard l(notify_mu_);
         if (on_work_) on_work_();
       });
@@ -453,6 +454,8 @@ class PostgresStore final : public Store, public WorkNotifier {
     return out;
   }
 
+  std::shared_ptr<DbCallStats> stats_;  // before the pool, which counts into it
+  const DbLimits limits_;
   pg::Pool pool_;
   std::mutex notify_mu_;
   std::function<void()> on_work_;           // guarded by notify_mu_
@@ -461,8 +464,9 @@ class PostgresStore final : public Store, public WorkNotifier {
 
 }  // namespace
 
-Result<OpenedStore> open_postgres_store(const std::string& url, int pool_size) {
-  auto store = std::make_unique<PostgresStore>(url, pool_size);
+Result<OpenedStore> open_postgres_store(const std::string& url, int pool_size, const DbLimits& limits,
+                                        std::shared_ptr<DbCallStats> stats) {
+  auto store = std::make_unique<PostgresStore>(url, pool_size, limits, std::move(stats));
   if (auto s = store->migrate(); !s.ok()) return s.error();
   WorkNotifier* notifier = store.get();
   return OpenedStore{std::move(store), notifier};

@@ -66,8 +66,8 @@ class Tx {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, int lock_fd, std::unique_ptr<Db> writer)
-      : path_(std::move(path)), lock_fd_(lock_fd), writer_(std::move(writer)) {}
+  SqliteStore(std::string path, int lock_fd, std::unique_ptr<Db> writer, int64_t busy_timeout_ms)
+      : path_(std::move(path)), lock_fd_(lock_fd), writer_(std::move(writer)), busy_timeout_ms_(busy_timeout_ms) {}
   ~SqliteStore() override {
     checkpointer_.reset();  // before the writer it hooks
     readers_.clear();
@@ -327,7 +327,7 @@ class SqliteStore final : public Store {
         return Reader(this, std::move(db));
       }
     }
-    auto db = Db::open(path_, /*read_only=*/false);
+    auto db = Db::open(path_, /*read_only=*/false, busy_timeout_ms_);
     if (!db.ok()) return db.error();
     return Reader(this, std::move(*db));
   }
@@ -438,6 +438,7 @@ class SqliteStore final : public Store {
   }
 
   std::string path_;
+  int64_t busy_timeout_ms_;
   int lock_fd_;
   std::mutex write_mu_;
   std::unique_ptr<Db> writer_;
@@ -471,7 +472,7 @@ void restrict_to_owner(const std::string& data_dir, bool folder_created) {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir) {
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir, const DbLimits& limits) {
   std::error_code ec;
   const bool folder_created = std::filesystem::create_directories(data_dir, ec);
   if (ec) return Error::unavailable("cannot create data folder " + data_dir + ": " + ec.message());
@@ -485,12 +486,12 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir) {
   }
   restrict_to_owner(data_dir, folder_created);
   std::string path = data_dir + "/growhook.db";
-  auto db = sqlite::Db::open(path, false);
+  auto db = sqlite::Db::open(path, false, limits.timeout_ms);
   if (!db.ok()) {
     ::close(fd);
     return db.error();
   }
-  auto store = std::make_unique<SqliteStore>(path, fd, std::move(*db));
+  auto store = std::make_unique<SqliteStore>(path, fd, std::move(*db), limits.timeout_ms);
   if (auto s = store->migrate(); !s.ok()) return s.error();
   if (auto s = store->start_checkpointer(); !s.ok()) return s.error();
   return std::unique_ptr<Store>(std::move(store));

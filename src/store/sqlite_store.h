@@ -8,13 +8,15 @@
 #include <string>
 
 #include "common/result.h"
+#include "store/db_limits.h"
 #include "store/store.h"
 
 namespace growhook {
 
 // Opens or creates data_dir/growhook.db and applies pending migrations.
 // Fails when another process holds the data folder. (One node owns it: no
-// WorkNotifier.)
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir);
+// WorkNotifier.) A statement waits for SQLite's lock at most limits'
+// bound (--db-timeout), then fails with kUnavailable.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir, const DbLimits& limits = {});
 
 }  // namespace growhook
