@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
+#include <stdexcept>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -71,13 +73,13 @@ struct ProxiedNode {
 // Posters that ingest one event a request, each with its own id, until stopped.
 class Load {
  public:
-  Load(ProxiedNode& n, int threads) {
+  Load(Server& server, const std::string& account, int threads) {
     for (int t = 0; t < threads; ++t) {
-      threads_.emplace_back([this, &n, t] {
+      threads_.emplace_back([this, &server, account, t] {
         for (int i = 0; !stop_; ++i) {
           std::string id = "evt_t" + std::to_string(t) + "_" + std::to_string(i);
           auto sent = std::chrono::steady_clock::now();
-          auto r = raw_request(n.server.port(), "POST", "/v1/accounts/" + n.account + "/events",
+          auto r = raw_request(server.port(), "POST", "/v1/accounts/" + account + "/events",
                                event_body(1000 + i, id));
           auto took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - sent);
           std::lock_guard lock(mu_);
@@ -128,8 +130,8 @@ class Load {
 };
 
 // Every acknowledged event arrives at the webhook.
-void expect_all_delivered(ProxiedNode& n, const std::set<std::string>& acked) {
-  bool all = n.receiver.wait_for(
+void expect_all_delivered(Receiver& receiver, const std::set<std::string>& acked) {
+  bool all = receiver.wait_for(
       [&](const auto& reqs) {
         auto got = event_ids_in(reqs);
         for (const auto& id : acked) {
@@ -138,7 +140,7 @@ void expect_all_delivered(ProxiedNode& n, const std::set<std::string>& acked) {
         return true;
       },
       seconds(60));
-  auto got = event_ids_in(n.receiver.requests());
+  auto got = event_ids_in(receiver.requests());
   size_t missing = 0;
   for (const auto& id : acked) missing += got.count(id) ? 0 : 1;
   EXPECT_TRUE(all) << missing << " of " << acked.size() << " acknowledged events never arrived";
@@ -149,7 +151,7 @@ bool ready(ProxiedNode& n) { return raw_request(n.server.port(), "GET", "/readyz
 TEST(DbFaults, ASilentPathUnderLoadIsAnsweredReportedAndRecoveredWithNothingLost) {
   GROWHOOK_E2E_POSTGRES_ONLY("the proxy stands between the node and PostgreSQL");
   ProxiedNode n;
-  Load load(n, 3);
+  Load load(n.server, n.account, 3);
   ASSERT_TRUE(eventually([&] { return load.acked() >= 20; }, seconds(30))) << "no ingestion before the fault";
 
   n.proxy.silent();
@@ -186,13 +188,13 @@ TEST(DbFaults, ASilentPathUnderLoadIsAnsweredReportedAndRecoveredWithNothingLost
   ASSERT_FALSE(unavailable.empty()) << "no request was refused while the database was silent";
   EXPECT_NE(unavailable[0].find("PostgreSQL"), std::string::npos) << "the 503 does not name the database: "
                                                                    << unavailable[0];
-  expect_all_delivered(n, load.acked_ids());
+  expect_all_delivered(n.receiver, load.acked_ids());
 }
 
 TEST(DbFaults, ConnectionsCutMidTransactionLoseNothingAcknowledged) {
   GROWHOOK_E2E_POSTGRES_ONLY("the proxy stands between the node and PostgreSQL");
   ProxiedNode n;
-  Load load(n, 3);
+  Load load(n.server, n.account, 3);
   ASSERT_TRUE(eventually([&] { return load.acked() >= 20; }, seconds(30))) << "no ingestion before the fault";
   for (int i = 0; i < 5; ++i) {
     size_t before = load.acked();
@@ -204,7 +206,79 @@ TEST(DbFaults, ConnectionsCutMidTransactionLoseNothingAcknowledged) {
   EXPECT_TRUE(load.unanswered().empty()) << load.unanswered().size()
                                          << " requests got no answer, the first: " << load.unanswered()[0];
   EXPECT_TRUE(eventually([&] { return ready(n); }, seconds(30)));
-  expect_all_delivered(n, load.acked_ids());
+  expect_all_delivered(n.receiver, load.acked_ids());
+}
+
+// A primary and its synchronous streaming standby, each a cluster of its
+// own (scripts/pg-test-cluster.sh), stopped and removed at the end.
+class ReplicatedPair {
+ public:
+  ReplicatedPair() {
+    char tmpl[] = "/tmp/growhook-failover.XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    // The clusters run as the postgres user when the tests run as root.
+    std::filesystem::permissions(dir_, std::filesystem::perms(0755));
+    primary_ = script({"start", dir_ + "/primary"});
+    standby_ = script({"standby", dir_ + "/standby", dir_ + "/primary"});
+  }
+  ~ReplicatedPair() {
+    (void)run_command({kScript, "stop", dir_ + "/standby"});
+    (void)run_command({kScript, "stop", dir_ + "/primary"});
+    std::filesystem::remove_all(dir_);
+  }
+  // Both hosts; libpq keeps the one that takes writes.
+  std::string multi_host_url() const {
+    return "postgresql://postgres@127.0.0.1:" + std::to_string(port_of(primary_)) + ",127.0.0.1:" +
+           std::to_string(port_of(standby_)) + "/growhook_test?target_session_attrs=read-write";
+  }
+  void kill_primary() { script({"kill", dir_ + "/primary"}); }
+  void promote_standby() { script({"promote", dir_ + "/standby"}); }
+
+ private:
+  static constexpr const char* kScript = GROWHOOK_SOURCE_DIR "/scripts/pg-test-cluster.sh";
+  // Runs the script; the last line it printed (a URL for start and standby).
+  std::string script(std::vector<std::string> args) {
+    args.insert(args.begin(), kScript);
+    auto r = run_command(args);
+    if (r.exit_code != 0) throw std::runtime_error("pg-test-cluster.sh failed: " + r.output);
+    std::string out = r.output;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    size_t url = out.rfind("postgresql://");
+    return url == std::string::npos ? "" : out.substr(url, out.find('\n', url) - url);
+  }
+  std::string dir_, primary_, standby_;
+};
+
+TEST(DbFaults, APrimaryKilledUnderLoadAndItsSynchronousStandbyPromotedLosesNothingAcknowledged) {
+  GROWHOOK_E2E_POSTGRES_ONLY("a failover of PostgreSQL");
+  auto t0 = std::chrono::steady_clock::now();
+  auto since = [&] {
+    return static_cast<long long>(
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count());
+  };
+  ReplicatedPair pair;
+  std::printf("failover: primary and synchronous standby up after %lld ms\n", since());
+  Receiver receiver;
+  Server server({"--database", pair.multi_host_url(), "--db-timeout", "2s", "--retry-delays", "1s", "--node-id",
+                 "failover"});
+  auto [account, key] = server.create_account();
+  add_webhook(server, key, receiver.url());
+  Load load(server, account, 3);
+  ASSERT_TRUE(eventually([&] { return load.acked() >= 20; }, seconds(30))) << "no ingestion before the failover";
+
+  pair.kill_primary();
+  pair.promote_standby();
+  size_t acked_at_promotion = load.acked();
+  std::printf("failover: primary killed and standby promoted at %lld ms\n", since());
+  // The same node, not restarted, finds the new primary by itself.
+  EXPECT_TRUE(eventually([&] { return load.acked() > acked_at_promotion + 20; }, seconds(60)))
+      << "ingestion did not resume on the promoted standby";
+  std::printf("failover: ingestion resumed by %lld ms\n", since());
+  load.stop();
+  EXPECT_TRUE(load.unanswered().empty()) << load.unanswered().size()
+                                         << " requests got no answer, the first: " << load.unanswered()[0];
+  EXPECT_TRUE(eventually([&] { return raw_request(server.port(), "GET", "/readyz").status == 200; }, seconds(30)));
+  expect_all_delivered(receiver, load.acked_ids());
 }
 
 }  // namespace
