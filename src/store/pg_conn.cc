@@ -184,15 +184,25 @@ Conn::~Conn() { PQfinish(c_); }
 Status Conn::after_connect() {
   prepared_.clear();
   dropped_ = false;
-  // The client's deadline needs a socket that never blocks.
-  if (PQsetnonblocking(c_, 1) != 0) return pg_error(c_, nullptr, "setting the connection non-blocking");
+  if (auto s = set_blocking_for_limits(); !s.ok()) return s;
   // A hung statement, lock wait or abandoned transaction must not hold a
   // caller, or the rows it locked, for ever.
   return exec_simple(pg_session_timeouts_sql(limits_) + "; " + kPlanCacheSql);
 }
 
+Status Conn::set_blocking_for_limits() {
+  // The client's deadline needs a socket that never blocks. Without a bound
+  // the connection blocks as libpq's default does, for callers that stream
+  // through raw() (growhook migrate's COPY: PQputCopyData would otherwise
+  // refuse a chunk whenever the socket's buffer is full).
+  if (PQsetnonblocking(c_, limits_.timeout_ms > 0 ? 1 : 0) != 0)
+    return pg_error(c_, nullptr, "setting the connection's blocking mode");
+  return ok_status();
+}
+
 Status Conn::set_limits(const DbLimits& limits) {
   limits_ = limits;
+  if (auto s = set_blocking_for_limits(); !s.ok()) return s;
   return exec_simple(pg_session_timeouts_sql(limits_));
 }
 

@@ -124,7 +124,8 @@ class Conn {
   bool broken() const { return dropped_ || PQstatus(c_) != CONNECTION_OK; }
 
   // The bound of this connection's statements from now on, on the client
-  // and on the server (an unbounded one for migrations, say).
+  // and on the server (an unbounded one for migrations, say). Unbounded,
+  // the connection is in libpq's blocking mode (for COPY through raw()).
   Status set_limits(const DbLimits& limits);
   const DbLimits& limits() const { return limits_; }
 
@@ -156,6 +157,7 @@ class Conn {
  private:
   Conn(PGconn* c, const DbLimits& limits, DbCallStats* stats) : c_(c), limits_(limits), stats_(stats) {}
   Status after_connect();
+  Status set_blocking_for_limits();
   Result<PgResult> exec_once(const char* sql, const Params& params);
   Status exec_simple_once(const std::string& sql);
   // After a failure: true when the connection had been lost and is open
