@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <stdexcept>
 #include <mutex>
 #include <set>
@@ -207,6 +208,82 @@ TEST(DbFaults, ConnectionsCutMidTransactionLoseNothingAcknowledged) {
                                          << " requests got no answer, the first: " << load.unanswered()[0];
   EXPECT_TRUE(eventually([&] { return ready(n); }, seconds(30)));
   expect_all_delivered(n.receiver, load.acked_ids());
+}
+
+// Sends of one batch (webhook-id) in progress at the receiver at once.
+class OverlapWatch {
+ public:
+  Reply handle(const ReceivedRequest& r) {
+    std::string id = r.headers.count("webhook-id") ? r.headers.at("webhook-id") : "";
+    {
+      std::lock_guard lock(mu_);
+      if (++in_flight_[id] > 1) overlaps_.push_back(id);
+      ++started_;
+    }
+    std::this_thread::sleep_for(milliseconds(1500));  // the lease is held meanwhile
+    std::lock_guard lock(mu_);
+    --in_flight_[id];
+    return Reply{};
+  }
+  int started() const {
+    std::lock_guard lock(mu_);
+    return started_;
+  }
+  std::vector<std::string> overlaps() const {
+    std::lock_guard lock(mu_);
+    return overlaps_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, int> in_flight_;
+  std::vector<std::string> overlaps_;
+  int started_ = 0;
+};
+
+TEST(DbFaults, LeasesHeldByANodeWhosePathGoesSilentAreTakenOverAfterTheLeaseNeverSentTwiceAtOnce) {
+  GROWHOOK_E2E_POSTGRES_ONLY("two nodes on one PostgreSQL, one through the proxy");
+  PgDatabase db;
+  TcpProxy proxy(port_of(db.url()));
+  OverlapWatch watch;
+  Receiver receiver;
+  receiver.set_handler([&](const ReceivedRequest& r) { return watch.handle(r); });
+  const std::vector<std::string> timing = {"--db-timeout", "2s", "--connect-timeout", "1s", "--request-timeout",
+                                           "3s", "--lease", "6s", "--retry-delays", "1s"};
+  auto args = [&](const std::string& url, const std::string& node) {
+    std::vector<std::string> a = {"--database", url, "--node-id", node};
+    a.insert(a.end(), timing.begin(), timing.end());
+    return a;
+  };
+  Server a(args(with_port(db.url(), proxy.port()), "a"));
+  auto [account, key] = a.create_account();
+  add_webhook(a, key, receiver.url());
+  std::set<std::string> acked;
+  for (int i = 0; i < 10; ++i) {
+    std::string id = "evt_lease_" + std::to_string(i);
+    auto r = a.platform("POST", "/v1/accounts/" + account + "/events", event_body(2000 + i, id));
+    ASSERT_EQ(r.status, 202) << r.body;
+    acked.insert(id);
+  }
+  ASSERT_TRUE(eventually([&] { return watch.started() > 0; }, seconds(20))) << "node a never sent";
+  proxy.silent();  // a's sends finish, but it can record nothing: its leases run out
+  Server b(args(db.url(), "b"));
+  // The batches a had in progress when the path went silent were never
+  // recorded: b sends them again once their lease ends (one send after the
+  // other, never two at once).
+  EXPECT_TRUE(eventually(
+      [&] {
+        std::map<std::string, int> sends;
+        for (const auto& r : receiver.requests()) sends[r.headers.count("webhook-id") ? r.headers.at("webhook-id") : ""]++;
+        return std::any_of(sends.begin(), sends.end(), [](const auto& kv) { return kv.second > 1; });
+      },
+      seconds(30)))
+      << "no batch of a was taken over by b";
+  expect_all_delivered(receiver, acked);
+  EXPECT_TRUE(watch.overlaps().empty()) << "a batch was sent by two nodes at once: " << watch.overlaps()[0];
+  proxy.pass();
+  EXPECT_TRUE(eventually([&] { return raw_request(a.port(), "GET", "/readyz").status == 200; }, seconds(30)))
+      << "node a did not come back after the path returned";
 }
 
 // A primary and its synchronous streaming standby, each a cluster of its
