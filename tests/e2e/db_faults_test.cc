@@ -192,7 +192,7 @@ TEST(DbFaults, ASilentPathUnderLoadIsAnsweredReportedAndRecoveredWithNothingLost
   expect_all_delivered(n.receiver, load.acked_ids());
 }
 
-TEST(DbFaults, ConnectionsCutMidTransactionLoseNothingAcknowledged) {
+TEST(DbFaults, ConnectionsCutMidTransactionOrRefusedLoseNothingAcknowledged) {
   GROWHOOK_E2E_POSTGRES_ONLY("the proxy stands between the node and PostgreSQL");
   ProxiedNode n;
   Load load(n.server, n.account, 3);
@@ -203,6 +203,22 @@ TEST(DbFaults, ConnectionsCutMidTransactionLoseNothingAcknowledged) {
     EXPECT_TRUE(eventually([&] { return load.acked() > before + 5; }, seconds(30)))
         << "ingestion did not resume after cut " << i;
   }
+  // Refused: the database's host answers with resets. Reported at once,
+  // and over as soon as it accepts again.
+  n.proxy.refuse();
+  n.proxy.cut();
+  HttpResult readyz;
+  EXPECT_TRUE(eventually(
+      [&] {
+        readyz = raw_request(n.server.port(), "GET", "/readyz");
+        return readyz.body.find("database unreachable") != std::string::npos;
+      },
+      seconds(15)))
+      << "/readyz while the database refused connections: " << readyz.status << " " << readyz.body;
+  size_t before_pass = load.acked();
+  n.proxy.pass();
+  EXPECT_TRUE(eventually([&] { return load.acked() > before_pass + 5; }, seconds(30)))
+      << "ingestion did not resume after the refusals";
   load.stop();
   EXPECT_TRUE(load.unanswered().empty()) << load.unanswered().size()
                                          << " requests got no answer, the first: " << load.unanswered()[0];
