@@ -256,7 +256,9 @@ Status Conn::flush_and_read(int64_t deadline, std::string_view what) {
 }
 
 Result<PgResult> Conn::finish_query(std::string_view what) {
-  auto s = flush_and_read(call_deadline(mono_ms(), limits_), what);
+  // One deadline for the whole query, however many statements it holds.
+  const int64_t deadline = call_deadline(mono_ms(), limits_);
+  auto s = flush_and_read(deadline, what);
   if (!s.ok()) return s.error();
   std::optional<PgResult> kept;
   std::optional<Error> failed;
@@ -266,7 +268,7 @@ Result<PgResult> Conn::finish_query(std::string_view what) {
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !failed) failed = error_of(r.raw(), what);
     kept = std::move(r);
     if (PQisBusy(c_)) {  // a multi-statement query: its next result is on its way
-      if (auto more = flush_and_read(call_deadline(mono_ms(), limits_), what); !more.ok()) return more.error();
+      if (auto more = flush_and_read(deadline, what); !more.ok()) return more.error();
     }
   }
   if (failed) return *failed;
