@@ -311,14 +311,15 @@ class ReplicatedPair {
     dir_ = mkdtemp(tmpl);
     // The clusters run as the postgres user when the tests run as root.
     std::filesystem::permissions(dir_, std::filesystem::perms(0755));
-    primary_ = script({"start", dir_ + "/primary"});
-    standby_ = script({"standby", dir_ + "/standby", dir_ + "/primary"});
+    try {
+      primary_ = script({"start", dir_ + "/primary"});
+      standby_ = script({"standby", dir_ + "/standby", dir_ + "/primary"});
+    } catch (...) {
+      clean_up();  // no destructor runs for a constructor that throws
+      throw;
+    }
   }
-  ~ReplicatedPair() {
-    (void)run_command({kScript, "stop", dir_ + "/standby"});
-    (void)run_command({kScript, "stop", dir_ + "/primary"});
-    std::filesystem::remove_all(dir_);
-  }
+  ~ReplicatedPair() { clean_up(); }
   // Both hosts; libpq keeps the one that takes writes.
   std::string multi_host_url() const {
     return "postgresql://postgres@127.0.0.1:" + std::to_string(port_of(primary_)) + ",127.0.0.1:" +
@@ -329,6 +330,11 @@ class ReplicatedPair {
 
  private:
   static constexpr const char* kScript = GROWHOOK_SOURCE_DIR "/scripts/pg-test-cluster.sh";
+  void clean_up() {
+    (void)run_command({kScript, "stop", dir_ + "/standby"});
+    (void)run_command({kScript, "stop", dir_ + "/primary"});
+    std::filesystem::remove_all(dir_);
+  }
   // Runs the script; the last line it printed (a URL for start and standby).
   std::string script(std::vector<std::string> args) {
     args.insert(args.begin(), kScript);
