@@ -85,6 +85,10 @@ void add_timing_flags(CLI::App* serve, growhook::ServeConfig& c) {
   duration_flag(serve, "--drain-delay", &c.drain_delay_ms, "GROWHOOK_DRAIN_DELAY",
                 "On SIGTERM, how long to go on serving with /readyz answering 503 before ingestion stops, "
                 "so that a load balancer takes the node out first (default 0s)");
+  duration_flag(serve, "--db-timeout", &c.db_timeout_ms, "GROWHOOK_DB_TIMEOUT",
+                "Longest a database call may take: connecting, a statement, the wait for a pooled "
+                "connection or for SQLite's lock; past it the call fails (ingestion answers 503), the "
+                "connection is replaced and /readyz says 503 (default 5s)");
   duration_flag(serve, "--request-read-timeout", &c.request_read_timeout_ms, "GROWHOOK_REQUEST_READ_TIMEOUT",
                 "How long an API request may take to arrive, headers and body; slower clients are "
                 "disconnected (default 30s)");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 
 #include <memory>
 #include <mutex>
@@ -34,6 +35,10 @@ struct AppOptions {
   bool serve_api = true;                // false on --role worker: only the ops routes
   std::string public_url = "http://127.0.0.1:8080";  // the base of portal links (--public-url)
   std::string frame_ancestors = "'none'";             // the page's CSP frame-ancestors (--frame-ancestors)
+  // What /readyz says of the database without a call of its own: nullopt
+  // when reachable, else why not (maintenance/db_health.h). Unset: /readyz
+  // pings the store itself.
+  std::function<std::optional<std::string>()> database_problem;
 };
 
 // The roles of the store that the routes use (store.h).

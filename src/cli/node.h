@@ -10,6 +10,7 @@
 //   DeliveryEngine  WorkQueue       (gh-delivery; the transport's thread
 //                                    gh-http-client calls back into it)
 //   Retention       Maintenance     (gh-retention)
+//   DbHealth        Maintenance     (gh-db-health: ping, for /readyz)
 //   api::App        Accounts, Webhooks, Batches, Maintenance
 //                                   (gh-http-server threads)
 #pragma once
@@ -26,6 +27,7 @@
 #include "delivery/engine.h"
 #include "delivery/trust_store.h"
 #include "ingest/group_committer.h"
+#include "maintenance/db_health.h"
 #include "maintenance/retention.h"
 #include "store/store.h"
 
@@ -81,8 +83,8 @@ class Node {
   // http://HOST:PORT of the address bound.
   std::string base_url() const;
 
-  Node(OpenedStore opened, std::string token_hash, const ServeConfig& c, const CheckedConfig& checked,
-       std::string owner);
+  Node(OpenedStore opened, std::shared_ptr<DbCallStats> db_calls, std::string token_hash, const ServeConfig& c,
+       const CheckedConfig& checked, std::string owner);
 
   const ServeConfig config_;
   const CheckedConfig checked_;
@@ -96,6 +98,7 @@ class Node {
   DeliveryEngine engine_;
   GroupCommitter committer_;
   WakeOnNewWork wake_on_new_work_;
+  DbHealth db_health_;  // what /readyz says of the database
   api::App app_;
   Retention retention_;
   std::unique_ptr<api::HttpServer> server_;  // last: its threads call app_

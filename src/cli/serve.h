@@ -45,6 +45,7 @@ struct ServeConfig {
   size_t max_body_bytes = 4 << 20;
   size_t max_response_bytes = 64 << 10;
   int pg_pool_size = 8;
+  int64_t db_timeout_ms = 5'000;  // every database call: connect, statement, pool wait, lock wait
 };
 
 // Runs until SIGTERM or SIGINT; returns the process exit code: 2 for a

@@ -28,14 +28,13 @@
 #include "common/ids.h"
 #include "store/open_store.h"
 #include "store/postgres_store.h"
+#include "store/schema_version.h"
 #include "store/store.h"
 
 namespace growhook::store_test {
 
 inline constexpr int64_t T = 1'700'000'000'000;
 inline constexpr const char* kPgUrlVar = "GROWHOOK_TEST_PG_URL";
-// The schema this binary's migrations end at (both stores).
-inline constexpr int kSchemaVersion = 5;
 // GROWHOOK_SECRETS_KEYS of the PostgreSQL stores under test (SQLite's use
 // their data folder's key file).
 inline constexpr const char* kTestSecretsKeys = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";

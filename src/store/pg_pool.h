@@ -18,7 +18,8 @@ namespace growhook::pg {
 
 class Pool {
  public:
-  Pool(std::string url, int size, int64_t wait_ms = 30'000);
+  // stats, when given, outlives the pool.
+  Pool(std::string url, int size, const DbLimits& limits = {}, DbCallStats* stats = nullptr);
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
@@ -41,7 +42,7 @@ class Pool {
   };
 
   // A connected connection, or kUnavailable when the database cannot be
-  // reached or every connection stayed busy for wait_ms.
+  // reached or every connection stayed busy for the bound.
   Result<Lease> acquire();
 
   const std::string& url() const { return url_; }
@@ -53,7 +54,8 @@ class Pool {
 
   const std::string url_;
   const int size_;
-  const int64_t wait_ms_;
+  const DbLimits limits_;
+  DbCallStats* const stats_;
   const SecretBox* secrets_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -137,12 +137,14 @@ Status migrate_locked(pg::Conn& c) {
 }  // namespace
 
 Status apply_postgres_migrations(pg::Conn& c) {
-  // Another node may be migrating: wait for it as long as it takes.
-  if (auto s = c.exec_simple("SET statement_timeout = 0"); !s.ok()) return s;
+  // Another node may be migrating: wait for it as long as it takes; a
+  // migration of a large table takes what it takes too.
+  const DbLimits bounded = c.limits();
+  if (auto s = c.set_limits(DbLimits{0}); !s.ok()) return s;
   if (auto s = c.exec_simple(std::string("SELECT pg_advisory_lock(") + kMigrationLockKey + ")"); !s.ok()) return s;
   Status result = migrate_locked(c);
   (void)c.exec_simple(std::string("SELECT pg_advisory_unlock(") + kMigrationLockKey + ")");
-  if (auto s = c.exec_simple(pg::kStatementTimeoutSql); !s.ok() && result.ok()) return s;
+  if (auto s = c.set_limits(bounded); !s.ok() && result.ok()) return s;
   return result;
 }
 

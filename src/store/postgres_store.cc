@@ -67,8 +67,10 @@ using pg::PgResult;
 
 class PostgresStore final : public Store, public WorkNotifier {
  public:
-  PostgresStore(const std::string& url, int pool_size, std::shared_ptr<const SecretBox> secrets)
-      : secrets_(std::move(secrets)), pool_(url, pool_size) {
+  PostgresStore(const std::string& url, int pool_size, std::shared_ptr<const SecretBox> secrets,
+                const DbLimits& limits, std::shared_ptr<DbCallStats> stats)
+      : secrets_(std::move(secrets)), stats_(std::move(stats)), limits_(limits),
+        pool_(url, pool_size, limits, stats_.get()) {
     pool_.set_secrets(secrets_.get());
   }
   ~PostgresStore() override { listener_.reset(); }
@@ -326,7 +328,7 @@ class PostgresStore final : public Store, public WorkNotifier {
     std::lock_guard lock(notify_mu_);
     on_work_ = std::move(f);
     if (!listener_) {
-      listener_ = std::make_unique<pg::Listener>(pool_.url(), pg::kWorkChannel, [this] {
+      listener_ = std::make_unique<pg::Listener>(pool_.url(), pg::kWorkChannel, limits_, [this] {
         std::lock_guard l(notify_mu_);
         if (on_work_) on_work_();
       });
@@ -520,6 +522,8 @@ class PostgresStore final : public Store, public WorkNotifier {
   }
 
   std::shared_ptr<const SecretBox> secrets_;  // before the connections that use it
+  std::shared_ptr<DbCallStats> stats_;  // before the pool, which counts into it
+  const DbLimits limits_;
   pg::Pool pool_;
   std::mutex notify_mu_;
   std::function<void()> on_work_;           // guarded by notify_mu_
@@ -528,10 +532,11 @@ class PostgresStore final : public Store, public WorkNotifier {
 
 }  // namespace
 
-Result<OpenedStore> open_postgres_store(const std::string& url, int pool_size, const std::string& secrets_keys) {
+Result<OpenedStore> open_postgres_store(const std::string& url, int pool_size, const std::string& secrets_keys,
+                                        const DbLimits& limits, std::shared_ptr<DbCallStats> stats) {
   auto secrets = postgres_secret_keys(secrets_keys);
   if (!secrets.ok()) return secrets.error();
-  auto store = std::make_unique<PostgresStore>(url, pool_size, std::move(*secrets));
+  auto store = std::make_unique<PostgresStore>(url, pool_size, std::move(*secrets), limits, std::move(stats));
   if (auto s = store->migrate(); !s.ok()) return s.error();
   WorkNotifier* notifier = store.get();
   return OpenedStore{std::move(store), notifier};

@@ -98,11 +98,12 @@ TEST_P(SecretsContract, ValuesInClearOfAnOlderStoreAreSealedWhenItOpens) {
   Account a = add_account(st());
   Webhook w = add_webhook(st(), a, T + 1), none = add_webhook(st(), a, T + 2);
   store_.reset();
-  // What schema 4 wrote: every value in clear.
+  // What a store from before the sealing (schema 7) held: every value in
+  // clear, at schema 6 (the earlier migrations must not run twice).
   raw("UPDATE webhooks SET secret = 'whsec_T2xkQ2xlYXI=', previous_secret = 'whsec_T2xkUHJldmlvdXM=', "
       "auth = '{\"type\":\"bearer\",\"token\":\"tok_old_clear\"}' WHERE id = '" + w.id + "'; "
       "UPDATE webhooks SET secret = 'whsec_Tm9uZQ==', previous_secret = '', auth = '{}' WHERE id = '" + none.id + "'; "
-      "UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+      "UPDATE meta SET value = '6' WHERE key = 'schema_version'");
   reopen();
   EXPECT_EQ(st().get_meta("schema_version")->value_or(""), std::to_string(kSchemaVersion));
   auto got = st().get_webhook(a.id, w.id);

@@ -73,7 +73,10 @@ class Db {
  public:
   // Opens (creating) path in WAL mode with synchronous=FULL, foreign keys on
   // and a busy timeout. Fails with a message naming the path.
-  static Result<std::unique_ptr<Db>> open(const std::string& path, bool read_only);
+  // busy_timeout_ms: how long a statement waits for another connection's
+  // lock before it fails with SQLITE_BUSY (kUnavailable): --db-timeout.
+  static Result<std::unique_ptr<Db>> open(const std::string& path, bool read_only,
+                                          int64_t busy_timeout_ms = 5'000);
   ~Db();
 
   // A cached prepared statement for sql; sql must outlive the Db (literals).

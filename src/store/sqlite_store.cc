@@ -70,8 +70,13 @@ class Tx {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, int lock_fd, std::unique_ptr<Db> writer, std::shared_ptr<const SecretBox> secrets)
-      : path_(std::move(path)), lock_fd_(lock_fd), secrets_(std::move(secrets)), writer_(std::move(writer)) {
+  SqliteStore(std::string path, int lock_fd, std::unique_ptr<Db> writer, std::shared_ptr<const SecretBox> secrets,
+              int64_t busy_timeout_ms)
+      : path_(std::move(path)),
+        busy_timeout_ms_(busy_timeout_ms),
+        lock_fd_(lock_fd),
+        secrets_(std::move(secrets)),
+        writer_(std::move(writer)) {
     writer_->set_secrets(secrets_.get());
   }
   ~SqliteStore() override {
@@ -378,7 +383,7 @@ class SqliteStore final : public Store {
         return Reader(this, std::move(db));
       }
     }
-    auto db = Db::open(path_, /*read_only=*/false);
+    auto db = Db::open(path_, /*read_only=*/false, busy_timeout_ms_);
     if (!db.ok()) return db.error();
     (*db)->set_secrets(secrets_.get());
     return Reader(this, std::move(*db));
@@ -490,6 +495,7 @@ class SqliteStore final : public Store {
   }
 
   std::string path_;
+  int64_t busy_timeout_ms_;
   int lock_fd_;
   std::shared_ptr<const SecretBox> secrets_;  // before the connections that use it
   std::mutex write_mu_;
@@ -525,7 +531,8 @@ void restrict_to_owner(const std::string& data_dir, bool folder_created) {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir, const std::string& secrets_keys) {
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir, const std::string& secrets_keys,
+                                                 const DbLimits& limits) {
   std::error_code ec;
   const bool folder_created = std::filesystem::create_directories(data_dir, ec);
   if (ec) return Error::unavailable("cannot create data folder " + data_dir + ": " + ec.message());
@@ -544,12 +551,12 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir, co
     return secrets.error();
   }
   std::string path = data_dir + "/growhook.db";
-  auto db = sqlite::Db::open(path, false);
+  auto db = sqlite::Db::open(path, false, limits.timeout_ms);
   if (!db.ok()) {
     ::close(fd);
     return db.error();
   }
-  auto store = std::make_unique<SqliteStore>(path, fd, std::move(*db), std::move(*secrets));
+  auto store = std::make_unique<SqliteStore>(path, fd, std::move(*db), std::move(*secrets), limits.timeout_ms);
   if (auto s = store->migrate(); !s.ok()) return s.error();
   if (auto s = store->start_checkpointer(); !s.ok()) return s.error();
   return std::unique_ptr<Store>(std::move(store));

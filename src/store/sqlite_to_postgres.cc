@@ -222,7 +222,7 @@ Result<int> prepare_database(pg::Conn& c) {
 
 // Every table in one transaction.
 Status copy_all(sqlite3* src, pg::Conn& dst, bool with_history, MigrateSummary& out) {
-  if (auto s = dst.exec_simple("SET statement_timeout = 0"); !s.ok()) return s;
+  if (auto s = dst.set_limits(DbLimits{0}); !s.ok()) return s;
   if (auto s = dst.exec_simple("BEGIN"); !s.ok()) return s;
   auto rollback = [&](Error e) -> Status {
     (void)dst.make_idle();
