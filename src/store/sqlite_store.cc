@@ -187,7 +187,20 @@ class SqliteStore final : public Store {
       for (size_t i = 0; i < requests.size(); ++i) out.emplace_back(s.error());
       return out;
     }
-    for (const auto& req : requests) out.push_back(append_one(db, req));
+    for (const auto& req : requests) {
+      out.push_back(append_one(db, req));
+      if (sqlite3_get_autocommit(db.raw()) != 0) {
+        // SQLite rolled the whole transaction back (a full disk or an I/O
+        // error in the middle of a statement): nothing of the group is
+        // stored, and the requests after it must not run outside it.
+        const Error e = out.back().ok() ? Error::unavailable("SQLite rolled the transaction back")
+                                        : out.back().error();
+        known_accounts_.clear();
+        out.clear();
+        for (size_t i = 0; i < requests.size(); ++i) out.emplace_back(e);
+        return out;
+      }
+    }
     if (auto s = tx.commit(); !s.ok()) {
       known_accounts_.clear();  // heads may have been rolled back
       out.clear();
