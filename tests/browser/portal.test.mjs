@@ -81,6 +81,9 @@ test('inside an iframe of an origin named in --frame-ancestors, with ?embed=1, t
   await frame.getByRole('link', { name: 'A-crm', exact: true }).waitFor();
   assert.equal(await frame.locator('header.topbar').count(), 0, 'no growhook header when embedded');
   assert.equal(await frame.getByRole('button', { name: /Sign out|End session/ }).count(), 0, 'the host signs out');
+  // Without the menu, Find a contact is reached from the list, in the frame.
+  await frame.getByRole('link', { name: 'Find a contact' }).click();
+  await frame.getByRole('heading', { name: 'Find a contact', level: 1 }).waitFor();
   await page.close();
 });
 
