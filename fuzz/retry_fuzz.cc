@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "delivery/retry_policy.h"
 #include "fuzz_check.h"
@@ -35,15 +36,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.retry_after = std::string(text);
   const auto d = growhook::decide(r, attempts, now_ms, config, [&] { return rand01; });
   const bool success = status >= 200 && status <= 299;
-  FUZZ_CHECK((d.kind == growhook::Decision::Kind::kDelivered) == success);
-  if (d.kind == growhook::Decision::Kind::kRetry) {
+  FUZZ_CHECK(std::holds_alternative<growhook::Delivered>(d) == success);
+  if (const auto* retry = std::get_if<growhook::Retry>(&d)) {
     int64_t longest = 0;
     for (int64_t x : config.delays_ms) longest = std::max(longest, x);
-    FUZZ_CHECK(d.retry_at_ms >= now_ms);
+    FUZZ_CHECK(retry->at_ms >= now_ms);
     const int64_t bound = std::max<int64_t>(config.retry_after_cap_ms, longest + longest / 4 + 1);
-    FUZZ_CHECK(d.retry_at_ms - now_ms <= bound);
+    FUZZ_CHECK(retry->at_ms - now_ms <= bound);
+    FUZZ_CHECK(!retry->reason.empty());
   }
-  if (d.kind == growhook::Decision::Kind::kFailed) FUZZ_CHECK(!d.reason.empty());
-  FUZZ_CHECK(d.disable_webhook == (status == 410));
+  const auto* failed = std::get_if<growhook::Failed>(&d);
+  if (failed) FUZZ_CHECK(!failed->reason.empty());
+  // 410 Gone fails the batch at once and disables the webhook; nothing else does.
+  FUZZ_CHECK((failed && failed->disable_webhook) == (status == 410));
   return 0;
 }

@@ -4,6 +4,10 @@
 #
 #   scripts/pg-test-cluster.sh start DIR   # prints postgresql://postgres@127.0.0.1:PORT/growhook_test
 #   scripts/pg-test-cluster.sh stop DIR
+#   scripts/pg-test-cluster.sh standby DIR PRIMARY_DIR  # a synchronous streaming standby of PRIMARY_DIR's
+#                                                      # cluster (pg_basebackup); prints its URL
+#   scripts/pg-test-cluster.sh kill DIR      # the server dies at once (pg_ctl stop -m immediate)
+#   scripts/pg-test-cluster.sh promote DIR   # the standby becomes a primary
 #
 # The cluster lives in DIR (data/, sock/, log), listens on 127.0.0.1 only,
 # on a free port, with its Unix socket under DIR; authentication is trust
@@ -16,11 +20,12 @@ PG_BIN=/usr/lib/postgresql/15/bin
 DB_NAME=growhook_test
 
 die() { echo "pg-test-cluster: $*" >&2; exit 1; }
-usage() { die "usage: $0 start|stop DIR"; }
+usage() { die "usage: $0 start|stop|kill|promote DIR, or $0 standby DIR PRIMARY_DIR"; }
 
-[ $# -eq 2 ] || usage
+[ $# -eq 2 ] || [ $# -eq 3 ] || usage
 cmd=$1
 dir=$2
+primary_dir=${3:-}
 
 # Runs a command as the user that owns the cluster.
 as_owner() {
@@ -101,6 +106,40 @@ start() {
   die "PostgreSQL did not start; see $dir/log"
 }
 
+# A streaming standby of the cluster in $primary_dir, made synchronous: the
+# primary's commits wait for it (synchronous_standby_names), so a commit
+# that returned survives the primary's loss once the standby is promoted.
+standby() {
+  ensure_binaries
+  [ -n "$primary_dir" ] && [ -f "$primary_dir/port" ] || die "standby: no running primary in '$primary_dir'"
+  local pport
+  pport=$(cat "$primary_dir/port")
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  [ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
+  as_owner mkdir -p "$dir/sock"
+  as_owner "$PG_BIN/pg_basebackup" -D "$dir/data" -R -X stream --checkpoint=fast --no-sync \
+    -d "host=127.0.0.1 port=$pport user=postgres application_name=standby1" >"$dir/basebackup.log" 2>&1 ||
+    { cat "$dir/basebackup.log" >&2; die "pg_basebackup failed"; }
+  local port
+  port=$(free_port)
+  as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/sock -c max_connections=300" \
+    start >&2 || { tail -n 5 "$dir/log" >&2; die "the standby did not start"; }
+  echo "$port" >"$dir/port"
+  local psql_p=("$PG_BIN/psql" -h 127.0.0.1 -p "$pport" -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt)
+  as_owner "${psql_p[@]}" -c "ALTER SYSTEM SET synchronous_standby_names = 'standby1'" -c "SELECT pg_reload_conf()" \
+    >/dev/null || die "could not make the standby synchronous"
+  for _ in $(seq 1 100); do
+    if [ "$(as_owner "${psql_p[@]}" -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby1'")" = sync ]; then
+      url_for "$port"
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "the standby did not become synchronous"
+}
+
 stop() {
   [ -f "$dir/data/PG_VERSION" ] || return 0
   if running; then
@@ -111,5 +150,8 @@ stop() {
 case "$cmd" in
   start) start ;;
   stop) stop ;;
+  standby) standby ;;
+  kill) running && as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >&2 ;;
+  promote) as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -w -t 60 promote >&2 ;;
   *) usage ;;
 esac

@@ -9,8 +9,13 @@
 # and TSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each phase says how long it took, so that a slow CI run shows where.
+phase_start=$SECONDS
+phase_done() { echo "test.sh: $1 took $((SECONDS - phase_start)) s"; phase_start=$SECONDS; }
 scripts/setup.sh --test
+phase_done "setup"
 scripts/build.sh
+phase_done "build"
 
 export GROWHOOK_BIN="$PWD/build/growhook"
 pgdir=$(mktemp -d /tmp/growhook-pg.XXXXXX)
@@ -27,13 +32,17 @@ status=0
 # GROWHOOK_TEST_QUICK=1 skips it.
 if [ "${GROWHOOK_TEST_QUICK:-0}" != 1 ]; then
   scripts/fuzz.sh 20 || status=1
+  phase_done "fuzzing"
 fi
 # The unit and end-to-end tests again under ASan+UBSan (build-asan/) and
 # TSan (build-tsan/), the e2e tests on SQLite and on PostgreSQL: two more
 # builds and four more e2e runs. GROWHOOK_TEST_SANITIZE=1 adds them.
 if [ "${GROWHOOK_TEST_SANITIZE:-0}" = 1 ]; then
   scripts/sanitize.sh asan || status=1
+  phase_done "asan+ubsan"
   scripts/sanitize.sh tsan || status=1
+  phase_done "tsan"
 fi
 (cd build && ctest --output-on-failure -j2 --timeout 600) || status=1
+phase_done "ctest"
 exit $status

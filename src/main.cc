@@ -7,6 +7,7 @@
 
 #include "cli/backup.h"
 #include "cli/migrate.h"
+#include "cli/reencrypt.h"
 #include "cli/serve.h"
 #include "delivery/retry_policy.h"
 
@@ -47,6 +48,18 @@ void add_store_and_network_flags(CLI::App* serve, growhook::ServeConfig& c) {
       ->envname("GROWHOOK_TLS_CA_FILE");
 }
 
+// The page: where its links point, who may frame it (docs/embedding.md).
+void add_page_flags(CLI::App* serve, growhook::ServeConfig& c) {
+  serve->add_option("--public-url", c.public_url,
+                    "The address people open the page at, the base of absolute links such as portal session "
+                    "URLs, e.g. https://hooks.example.com (default: http:// and the --listen address)")
+      ->envname("GROWHOOK_PUBLIC_URL");
+  serve->add_option("--frame-ancestors", c.frame_ancestors,
+                    "Comma-separated origins that may show the page in an iframe (its CSP frame-ancestors), "
+                    "e.g. https://app.example.com (default: none may)")
+      ->envname("GROWHOOK_FRAME_ANCESTORS");
+}
+
 // Timeouts, retries, leases, retention and shutdown: durations ("10s", "5m", "7d").
 void add_timing_flags(CLI::App* serve, growhook::ServeConfig& c) {
   serve->add_option("--retry-delays", c.retry_delays,
@@ -77,6 +90,10 @@ void add_timing_flags(CLI::App* serve, growhook::ServeConfig& c) {
   duration_flag(serve, "--drain-delay", &c.drain_delay_ms, "GROWHOOK_DRAIN_DELAY",
                 "On SIGTERM, how long to go on serving with /readyz answering 503 before ingestion stops, "
                 "so that a load balancer takes the node out first (default 0s)");
+  duration_flag(serve, "--db-timeout", &c.db_timeout_ms, "GROWHOOK_DB_TIMEOUT",
+                "Longest a database call may take: connecting, a statement, the wait for a pooled "
+                "connection or for SQLite's lock; past it the call fails (ingestion answers 503), the "
+                "connection is replaced and /readyz says 503 (default 5s)");
   duration_flag(serve, "--request-read-timeout", &c.request_read_timeout_ms, "GROWHOOK_REQUEST_READ_TIMEOUT",
                 "How long an API request may take to arrive, headers and body; slower clients are "
                 "disconnected (default 30s)");
@@ -161,9 +178,11 @@ int main(int argc, char** argv) {
   add_timing_flags(serve, c);
   add_delivery_bound_flags(serve, c);
   add_node_flags(serve, c);
+  add_page_flags(serve, c);
 
   const growhook::cli::Command commands[] = {growhook::cli::add_backup_command(app),
-                                             growhook::cli::add_migrate_command(app)};
+                                             growhook::cli::add_migrate_command(app),
+                                             growhook::cli::add_reencrypt_command(app)};
 
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return growhook::serve(c);

@@ -1,23 +1,49 @@
 // The page's only door to the server: JSON over fetch with the account's API
-// key, problem+json errors turned into ApiError values.
+// key or a portal session's token, problem+json errors turned into ApiError
+// values.
 
 const KEY_STORAGE = 'growhook.apiKey';
 const ACCOUNT_STORAGE = 'growhook.account';
+const PORTAL_STORAGE = 'growhook.portal';
 
-// The API key lives in sessionStorage: it survives a reload of this tab and is
-// gone when the tab closes.
+// The API key (or a portal session's token, sent the same way) lives in
+// sessionStorage: it survives a reload of this tab and is gone when the tab
+// closes. No cookie: nothing for another site to forge (CSRF), nothing that
+// depends on SameSite inside a third-party iframe. A browser that denies
+// storage to a third-party iframe (blocked third-party cookies do) gets a
+// memory of this document only: a reload there needs a new portal link.
+const sessionStorage = (() => {
+  try {
+    const s = window.sessionStorage;
+    s.getItem(KEY_STORAGE);
+    return s;
+  } catch {
+    const m = new Map();
+    return {
+      getItem: (k) => (m.has(k) ? m.get(k) : null),
+      setItem: (k, v) => { m.set(k, String(v)); },
+      removeItem: (k) => { m.delete(k); },
+    };
+  }
+})();
+
 export const session = {
   get key() { return sessionStorage.getItem(KEY_STORAGE); },
+  // Signed in with a portal link (docs/embedding.md), not an API key.
+  get portal() { return sessionStorage.getItem(PORTAL_STORAGE) === '1'; },
   get account() {
     try { return JSON.parse(sessionStorage.getItem(ACCOUNT_STORAGE) || 'null'); } catch { return null; }
   },
-  save(key, account) {
+  save(key, account, { portal = false } = {}) {
     sessionStorage.setItem(KEY_STORAGE, key);
     sessionStorage.setItem(ACCOUNT_STORAGE, JSON.stringify(account));
+    if (portal) sessionStorage.setItem(PORTAL_STORAGE, '1');
+    else sessionStorage.removeItem(PORTAL_STORAGE);
   },
   clear() {
     sessionStorage.removeItem(KEY_STORAGE);
     sessionStorage.removeItem(ACCOUNT_STORAGE);
+    sessionStorage.removeItem(PORTAL_STORAGE);
   },
 };
 
@@ -85,6 +111,9 @@ function query(params) {
 
 export const api = {
   account: (key) => request('GET', '/v1/account', { key }),
+  // A portal link's one-time secret → {token, expires_at, account}.
+  redeemPortal: (secret) => request('POST', '/v1/portal-session', { body: { secret }, key: '' }),
+  endPortalSession: () => request('DELETE', '/v1/portal-session', { key: session.key || '' }),
   listWebhooks: (cursor, limit = 100) => request('GET', `/v1/webhooks${query({ limit, cursor })}`),
   getWebhook: (id) => request('GET', `/v1/webhooks/${enc(id)}`),
   createWebhook: (body) => request('POST', '/v1/webhooks', { body }),
@@ -100,4 +129,6 @@ export const api = {
   getBatch: (id) => request('GET', `/v1/batches/${enc(id)}`),
   retryBatch: (id) => request('POST', `/v1/batches/${enc(id)}/retry`),
   retryFailed: (id) => request('POST', `/v1/webhooks/${enc(id)}/retry-failed`),
+  findContact: ({ msisdn, email, cursor, limit = 20 }) =>
+    request('GET', `/v1/events${query({ msisdn, email, limit, cursor })}`),
 };

@@ -1,4 +1,5 @@
-// Entry point: sign-in, the page frame (top bar, left menu) and the hash router.
+// Entry point: sign-in (an API key, or a portal link: docs/embedding.md), the
+// page frame (top bar, left menu) and the hash router.
 // Views are functions (main, params) → optional cleanup, in their own modules.
 
 import { api, session, onUnauthorized, ApiError } from './api.js';
@@ -6,10 +7,16 @@ import { h, clear, icon, tickTimes, toast } from './dom.js';
 import { field, errorBox } from './ui.js';
 import { webhooksView } from './webhooks.js';
 import { batchesView } from './batches.js';
+import { contactsView } from './contacts.js';
 
 const app = document.getElementById('app');
 let cleanup = null;
 let signInNotice = '';
+// ?embed=1: the page lives inside the platform's app, which has its own
+// header, menu and sign-out; so the page shows neither, and no API key form.
+const embedded = new URLSearchParams(location.search).get('embed') === '1';
+if (embedded) app.classList.add('app-embedded');
+const SESSION_ENDED = 'Your session has ended. Open this page again from your Grow account.';
 
 // "#/webhooks/wh_1?state=failed" → {parts: ['webhooks','wh_1'], params: {state: 'failed'}}
 function parseHash() {
@@ -29,6 +36,8 @@ function route() {
     cleanup = batchesView(main, { id: parts[1], state: params.state });
   } else if (parts[0] === 'webhooks') {
     cleanup = webhooksView(main);
+  } else if (parts[0] === 'contacts') {
+    cleanup = contactsView(main, { q: params.q });
   } else {
     integrationsView(main);
   }
@@ -39,14 +48,20 @@ function route() {
 
 function renderFrame(section) {
   const account = session.account;
-  const signOut = h('button', { type: 'button', class: 'btn btn-ghost' }, 'Sign out');
-  signOut.addEventListener('click', () => {
+  const portal = session.portal;
+  const signOut = h('button', { type: 'button', class: 'btn btn-ghost' }, portal ? 'End session' : 'Sign out');
+  signOut.addEventListener('click', async () => {
+    if (portal) await api.endPortalSession().catch(() => {});
     session.clear();
-    signInNotice = 'You are signed out.';
+    signInNotice = portal ? SESSION_ENDED : 'You are signed out.';
     history.replaceState(null, '', '#/integrations');
     route();
   });
   const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
+  if (embedded) {
+    clear(app, main);
+    return main;
+  }
   const link = (href, label, ico, current) =>
     h('a', { href, class: 'nav-link', 'aria-current': current ? 'page' : null }, icon(ico), h('span', {}, label));
   clear(app,
@@ -56,7 +71,8 @@ function renderFrame(section) {
         account ? h('span', { class: 'account', title: `Account ${account.id}` }, account.name || account.id) : null,
         signOut)),
     h('nav', { class: 'sidebar', 'aria-label': 'Main menu' },
-      link('#/integrations', 'Integrations', 'grid', section === 'integrations' || section === 'webhooks')),
+      link('#/integrations', 'Integrations', 'grid', section === 'integrations' || section === 'webhooks'),
+      link('#/contacts', 'Find a contact', 'search', section === 'contacts')),
     main);
   return main;
 }
@@ -87,7 +103,21 @@ function integrationsView(main) {
 
 // ---- sign-in --------------------------------------------------------------
 
+// Where a portal session ends when the page is embedded: the platform's app
+// signs in again, not this page.
+function renderSessionEnded() {
+  document.title = 'Session ended · growhook';
+  clear(app,
+    h('main', { id: 'main', class: 'signin', tabindex: '-1' },
+      h('div', { class: 'signin-card card' },
+        h('h1', {}, 'Session ended'),
+        h('p', { class: 'alert alert-info', role: 'status' }, signInNotice || SESSION_ENDED))));
+  signInNotice = '';
+  app.removeAttribute('aria-busy');
+}
+
 function renderSignIn() {
+  if (embedded) { renderSessionEnded(); return; }
   document.title = 'Sign in · growhook';
   const input = h('input', {
     type: 'password', name: 'api_key', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'off',
@@ -137,10 +167,32 @@ function renderSignIn() {
 
 onUnauthorized(() => {
   if (!session.key) return;
+  const portal = session.portal;
   session.clear();
-  signInNotice = 'Your API key is no longer accepted. Sign in again.';
+  signInNotice = portal ? SESSION_ENDED : 'Your API key is no longer accepted. Sign in again.';
   route();
 });
+
+// A portal link: "…/#s=ghpl_…". The secret leaves the address bar at once
+// (replaceState: not in history, not in a Referer, not in a bookmark), is
+// exchanged for a session token, and the page opens on the webhook list.
+// Returns whether it was one.
+async function signInWithPortalLink() {
+  const m = /^#s=([A-Za-z0-9_-]+)$/.exec(location.hash);
+  if (!m) return false;
+  history.replaceState(null, '', `${location.pathname}${location.search}#/webhooks`);
+  session.clear();
+  try {
+    const got = await api.redeemPortal(m[1]);
+    session.save(got.token, got.account || {}, { portal: true });
+  } catch (err) {
+    signInNotice = err instanceof ApiError && err.status === 401
+      ? 'This link has expired or was used already. Open this page again from your Grow account.'
+      : `Could not sign in: ${err.message}`;
+  }
+  return true;
+}
+
 
 // The skip link moves focus; following its "#main" would be read as a route.
 document.querySelector('.skip-link')?.addEventListener('click', (e) => {
@@ -156,4 +208,4 @@ window.addEventListener('unhandledrejection', (e) => {
   if (e.reason instanceof ApiError) { e.preventDefault(); toast(e.reason.message, 'error'); }
 });
 setInterval(tickTimes, 30000);
-route();
+signInWithPortalLink().finally(route);

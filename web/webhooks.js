@@ -43,7 +43,8 @@ export function webhooksView(main) {
     h('div', { class: 'page-head' },
       h('div', {}, h('h1', { tabindex: '-1' }, 'Webhooks'),
         h('p', { class: 'lead' }, 'Each webhook receives your contact events as signed JSON POST requests.')),
-      h('div', { class: 'page-actions' }, addButton)),
+      // Also here, not only in the menu: an embedded page (?embed=1) has no menu.
+      h('div', { class: 'page-actions' }, h('a', { href: '#/contacts', class: 'btn' }, 'Find a contact'), addButton)),
     alert, body);
 
   function openForm(webhook, returnFocus) {

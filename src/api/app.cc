@@ -43,13 +43,15 @@ App::App(AppStores stores, GroupCommitter& committer, Transport& transport, cons
       webhooks_(stores.webhooks),
       batches_(stores.batches),
       maintenance_(stores.maintenance),
+      contacts_(stores.contacts),
       committer_(committer),
       transport_(transport),
       clock_(clock),
       metrics_(metrics),
       engine_(engine),
       platform_token_hash_(std::move(platform_token_hash)),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      portal_(stores.portal, clock, options_.public_url) {}
 
 bool App::platform_authorized(const Request& req) const {
   std::string token = bearer(req);
@@ -60,6 +62,13 @@ bool App::platform_authorized(const Request& req) const {
 Result<Account> App::account_for(const Request& req) {
   std::string token = bearer(req);
   if (token.empty()) return Error::not_found("missing");
+  // A portal session is looked up each time (never cached): it expires,
+  // and the platform or a sign-out may end it.
+  if (Portal::is_session_token(token)) {
+    auto g = portal_.session(token);
+    if (!g.ok()) return g.error();
+    return std::move(g->account);
+  }
   std::string hash = crypto::sha256_hex(token);
   {
     std::lock_guard lock(key_cache_mu_);
@@ -74,6 +83,9 @@ Result<Account> App::account_for(const Request& req) {
 }
 
 std::optional<Response> App::refuse_token(const Request& req, const Parts& p, std::optional<Account>* account) {
+  // The page's portal sign-in carries no token, its sign-out the session's:
+  // their handlers check it.
+  if (p.size() == 2 && p[1] == "portal-session") return std::nullopt;
   if (p.size() >= 2 && p[1] == "accounts") {
     if (platform_authorized(req)) return std::nullopt;
     auto r = problem(401, "send the platform token as 'Authorization: Bearer <token>'");
@@ -139,6 +151,7 @@ void App::route(Request& req, const Parts& p, Responder& respond) {
   }
   std::optional<Account> account;
   if (auto refused = refuse_token(req, p, &account)) return respond(std::move(*refused));
+  if (auto r = route_portal(req, p)) return respond(std::move(*r));
   // Platform routes.
   if (n >= 2 && p[1] == "accounts") {
     if (n == 2) return respond(m == "POST" ? create_account(req) : method_not_allowed("POST"));
@@ -184,11 +197,20 @@ void App::route(Request& req, const Parts& p, Responder& respond) {
       if (action == "disable") return respond(set_enabled(a, id, false));
     }
   }
-  if (p[1] == "batches" && n >= 3) {
-    if (n == 3) return respond(m == "GET" ? get_batch(a, p[2]) : method_not_allowed("GET"));
-    if (n == 4 && p[3] == "retry") return respond(m == "POST" ? retry_batch(a, p[2]) : method_not_allowed("POST"));
-  }
+  if (auto r = route_records(a, req, p)) return respond(std::move(*r));
   respond(problem(404, "no such path: " + req.path));
+}
+
+std::optional<Response> App::route_records(const Account& a, const Request& req, const Parts& p) {
+  const std::string& m = req.method;
+  const size_t n = p.size();
+  if (p[1] == "batches" && n == 3) return m == "GET" ? get_batch(a, p[2]) : method_not_allowed("GET");
+  if (p[1] == "batches" && n == 4 && p[3] == "retry") {
+    return m == "POST" ? retry_batch(a, p[2]) : method_not_allowed("POST");
+  }
+  if (p[1] == "events" && n == 2) return m == "GET" ? find_contact(a, req) : method_not_allowed("GET");
+  if (p[1] == "events" && n == 3) return m == "GET" ? get_event(a, p[2]) : method_not_allowed("GET");
+  return std::nullopt;
 }
 
 }  // namespace growhook::api

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 
 #include <memory>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "api/http.h"
+#include "api/portal.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "delivery/engine.h"
@@ -31,6 +33,12 @@ struct AppOptions {
   int64_t readiness_stall_ms = 30'000;  // the delivery loop must have turned within this
   AddressGuard guard;                   // literal IP URLs are checked at creation too
   bool serve_api = true;                // false on --role worker: only the ops routes
+  std::string public_url = "http://127.0.0.1:8080";  // the base of portal links (--public-url)
+  std::string frame_ancestors = "'none'";             // the page's CSP frame-ancestors (--frame-ancestors)
+  // What /readyz says of the database without a call of its own: nullopt
+  // when reachable, else why not (maintenance/db_health.h). Unset: /readyz
+  // pings the store itself.
+  std::function<std::optional<std::string>()> database_problem;
 };
 
 // The roles of the store that the routes use (store.h).
@@ -39,7 +47,9 @@ struct AppStores {
   Webhooks& webhooks;        // webhook_routes, batch_routes
   Batches& batches;          // batch_routes
   Maintenance& maintenance;  // ops_routes: /readyz, /metrics
-  static AppStores of(Store& s) { return {s, s, s, s}; }
+  Contacts& contacts;        // contact_routes
+  PortalSessions& portal;    // portal_routes, app.cc (session tokens)
+  static AppStores of(Store& s) { return {s, s, s, s, s, s}; }
 };
 
 class App {
@@ -56,6 +66,9 @@ class App {
   // The node is stopping: /readyz answers 503 from now on, everything else
   // is served as before until the server closes.
   void set_draining() { draining_ = true; }
+  // The base of portal links when --public-url is not given: the address
+  // bound (known once the server listens).
+  void set_public_url(std::string url) { portal_.set_public_url(std::move(url)); }
 
   // Route handlers; `parts` are the path's segments.
   using Parts = std::vector<std::string>;
@@ -63,6 +76,8 @@ class App {
  private:
   struct Ctx;
   void route(Request& req, const Parts& parts, Responder& respond);
+  // The routes under /v1/batches and /v1/events, or nullopt for another path.
+  std::optional<Response> route_records(const Account& a, const Request& req, const Parts& p);
   bool platform_authorized(const Request& req) const;
   // The 401 of a request whose token does not open path parts p, or
   // nullopt; sets *account to the account for account routes.
@@ -87,6 +102,17 @@ class App {
   Response get_batch(const Account& a, const std::string& id);
   Response retry_batch(const Account& a, const std::string& id);
   Response retry_failed(const Account& a, const std::string& webhook_id);
+  // contact_routes.cc
+  Response find_contact(const Account& a, const Request& req);
+  Response get_event(const Account& a, const std::string& id);
+  // portal_routes.cc: the page's POST and DELETE /v1/portal-session, the
+  // platform's POST and DELETE /v1/accounts/{id}/portal-sessions (after
+  // refuse_token); nullopt for any other path.
+  std::optional<Response> route_portal(const Request& req, const Parts& p);
+  Response mint_portal_session(const std::string& account_id, const Request& req);
+  Response end_portal_sessions(const std::string& account_id);
+  Response redeem_portal_link(const Request& req);
+  Response sign_out_portal(const Request& req);
   // ops_routes.cc
   Response healthz();
   Response readyz();
@@ -98,6 +124,7 @@ class App {
   Webhooks& webhooks_;
   Batches& batches_;
   Maintenance& maintenance_;
+  Contacts& contacts_;
   GroupCommitter& committer_;
   Transport& transport_;
   const Clock& clock_;
@@ -105,6 +132,7 @@ class App {
   DeliveryEngine* engine_;
   std::string platform_token_hash_;
   AppOptions options_;
+  Portal portal_;
   std::mutex key_cache_mu_;
   std::unordered_map<std::string, Account> key_cache_;  // sha256 hex of a key → account
 };

@@ -9,7 +9,11 @@ Response App::healthz() { return json_response(200, {{"status", "ok"}}); }
 
 Response App::readyz() {
   if (draining_) return problem(503, "the node is stopping (SIGTERM); send traffic to the other nodes");
-  if (auto s = maintenance_.ping(); !s.ok()) return problem(503, "the store does not answer: " + s.error().message);
+  if (options_.database_problem) {
+    if (auto p = options_.database_problem()) return problem(503, *p);
+  } else if (auto s = maintenance_.ping(); !s.ok()) {
+    return problem(503, "the store does not answer: " + s.error().message);
+  }
   if (engine_) {
     int64_t idle = clock_.mono_ms() - engine_->last_turn_mono_ms();
     if (idle > options_.readiness_stall_ms)
@@ -23,6 +27,7 @@ Response App::metrics() {
   Response r;
   r.content_type = "text/plain; version=0.0.4";
   r.body = metrics_.render([this](std::string& out) {
+    if (metrics_.db_calls) metrics_.db_calls->render(out, clock_.mono_ms());
     auto c = maintenance_.counts();
     if (!c.ok()) return;
     auto gauge = [&](const char* name, const char* help, int64_t v) {
@@ -57,7 +62,7 @@ Response App::asset(const std::string& path) {
                                     : "application/octet-stream";
     r.headers.emplace_back("Content-Security-Policy",
                            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                           "connect-src 'self'; frame-ancestors 'none'");
+                           "connect-src 'self'; frame-ancestors " + options_.frame_ancestors);
     return r;
   }
   return problem(404, "no such path: " + path);

@@ -44,8 +44,9 @@ Command add_backup_command(CLI::App& app) {
       ->required();
   sub->footer(
       "The copy holds every event acknowledged before the backup began. It is one self-contained SQLite file, "
-      "mode 0600 (it holds the webhooks' signing secrets). To restore it: stop growhook, put the file in an empty "
-      "data folder as growhook.db, start growhook on that folder.");
+      "mode 0600; the webhooks' secrets in it are sealed with the data folder's secrets.key (or "
+      "GROWHOOK_SECRETS_KEYS), which it does not contain: keep that key apart. To restore it: stop growhook, put "
+      "the file in an empty data folder as growhook.db with the key file beside it, start growhook on that folder.");
   return {sub, [args] { return run_backup(*args); }};
 }
 

@@ -1,6 +1,7 @@
 #include "cli/migrate.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "store/sqlite_to_postgres.h"
@@ -8,7 +9,8 @@
 namespace growhook::cli {
 namespace {
 
-int run_migrate(const MigrateOptions& o) {
+int run_migrate(MigrateOptions o) {
+  if (const char* keys = std::getenv("GROWHOOK_SECRETS_KEYS")) o.secrets_keys = keys;
   auto r = migrate_sqlite_to_postgres(o);
   if (!r.ok()) {
     std::fprintf(stderr, "growhook migrate: %s\n", r.error().message.c_str());
@@ -21,6 +23,11 @@ int run_migrate(const MigrateOptions& o) {
   std::printf("  %s is marked as moved: growhook serve refuses it from now on.\n"
               "  Next: start growhook serve --database on the new database (docs/operations.md).\n",
               o.data_dir.c_str());
+  if (!r->key_file.empty()) {
+    std::printf("  The webhooks' secrets are sealed with the key in %s: give every PostgreSQL node\n"
+                "  GROWHOOK_SECRETS_KEYS=\"$(cat %s)\" (docs/operations.md, secrets at rest).\n",
+                r->key_file.c_str(), r->key_file.c_str());
+  }
   return 0;
 }
 

@@ -71,12 +71,15 @@ DeliveryOptions delivery_options(const ServeConfig& c, const CheckedConfig& k, c
   return d;
 }
 
-api::AppOptions app_options(const ServeConfig& c, const CheckedConfig& k) {
+api::AppOptions app_options(const ServeConfig& c, const CheckedConfig& k, const DbHealth& health) {
   api::AppOptions a;
+  a.database_problem = [&health] { return health.problem(); };
   a.ingest.max_events = c.max_events_per_request;
   a.test_timeouts = {c.connect_timeout_ms, c.request_timeout_ms};
   a.guard = AddressGuard(k.allowed_targets);
   a.serve_api = c.role != Role::kWorker;
+  a.public_url = k.public_url;  // set from the bound address in Node::build when empty
+  a.frame_ancestors = k.frame_ancestors;
   return a;
 }
 
@@ -97,8 +100,8 @@ Node::WakeOnNewWork::~WakeOnNewWork() {
   if (notifier) notifier->on_new_work(nullptr);
 }
 
-Node::Node(OpenedStore opened, std::string token_hash, const ServeConfig& c, const CheckedConfig& k,
-           std::string owner)
+Node::Node(OpenedStore opened, std::shared_ptr<DbCallStats> db_calls, std::string token_hash, const ServeConfig& c,
+           const CheckedConfig& k, std::string owner)
     : config_(c),
       checked_(k),
       owner_(std::move(owner)),
@@ -108,12 +111,17 @@ Node::Node(OpenedStore opened, std::string token_hash, const ServeConfig& c, con
       engine_(store_, *transport_, clock_, metrics_, delivery_options(c, k, owner_)),
       committer_(store_, {}, [this] { engine_.wake(); }),
       wake_on_new_work_(opened_.notifier, engine_),
+      db_health_([this] { return store_.ping(); }, clock_, {1'000, c.db_timeout_ms}),
       app_(api::AppStores::of(store_), committer_, *transport_, clock_, metrics_, k.delivers ? &engine_ : nullptr,
-           std::move(token_hash), app_options(c, k)),
-      retention_(store_, clock_, metrics_, retention_options(c)) {}
+           std::move(token_hash), app_options(c, k, db_health_)),
+      retention_(store_, clock_, metrics_, retention_options(c)) {
+  metrics_.db_calls = std::move(db_calls);
+}
 
 Result<std::unique_ptr<Node>> Node::build(const ServeConfig& c, const CheckedConfig& k) {
-  auto opened = open_store({c.database, c.data_dir, c.pg_pool_size});
+  const char* keys = std::getenv("GROWHOOK_SECRETS_KEYS");
+  auto db_calls = std::make_shared<DbCallStats>();
+  auto opened = open_store({c.database, c.data_dir, c.pg_pool_size, keys ? keys : "", DbLimits{c.db_timeout_ms}, db_calls});
   if (!opened.ok()) return opened.error();
   std::string new_token;
   auto token_hash = platform_token_hash(*opened->store, &new_token);
@@ -126,7 +134,7 @@ Result<std::unique_ptr<Node>> Node::build(const ServeConfig& c, const CheckedCon
     if (auto s = opened->store->release_leases(k.single_node ? "" : c.node_id); !s.ok()) return s.error();
   }
   std::string owner = c.node_id.empty() ? new_id("node", SystemClock().now_ms()) : c.node_id;
-  std::unique_ptr<Node> node(new Node(std::move(*opened), std::move(*token_hash), c, k, std::move(owner)));
+  std::unique_ptr<Node> node(new Node(std::move(*opened), std::move(db_calls), std::move(*token_hash), c, k, std::move(owner)));
   node->new_token_ = std::move(new_token);
 
   api::ServerLimits limits;
@@ -139,17 +147,17 @@ Result<std::unique_ptr<Node>> Node::build(const ServeConfig& c, const CheckedCon
       [&app](api::Request&& r, api::Responder respond) { app.handle(std::move(r), std::move(respond)); },
       [&app](const api::Request& head) { return app.check_head(head); }, &error);
   if (!node->server_) return Error::unavailable(error);
+  if (k.public_url.empty()) app.set_public_url(node->base_url());
   return node;
 }
 
 void Node::start() {
+  db_health_.start();
   if (checked_.delivers) {
     engine_.start();
     retention_.start();
   }
-  const std::string& host = checked_.host;
-  std::string base = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                     std::to_string(server_->port());
+  std::string base = base_url();
   std::printf("growhook %s listening on %s\n", GROWHOOK_VERSION, base.c_str());
   std::printf("  API:  %s/v1\n  Page: %s/\n", base.c_str(), base.c_str());
   std::printf("  Store: %s\n", checked_.single_node ? ("SQLite in " + config_.data_dir).c_str() : "PostgreSQL");
@@ -165,6 +173,12 @@ void Node::start() {
                checked_.lease_ms);
 }
 
+std::string Node::base_url() const {
+  const std::string& host = checked_.host;
+  return "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(server_->port());
+}
+
 void Node::stop() {
   if (stopped_) return;
   stopped_ = true;
@@ -176,6 +190,7 @@ void Node::stop() {
     server_->stop();
   }
   retention_.stop();
+  db_health_.stop();
   engine_.stop(config_.shutdown_grace_ms);
   transport_->stop();
 }

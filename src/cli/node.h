@@ -10,6 +10,7 @@
 //   DeliveryEngine  WorkQueue       (gh-delivery; the transport's thread
 //                                    gh-http-client calls back into it)
 //   Retention       Maintenance     (gh-retention)
+//   DbHealth        Maintenance     (gh-db-health: ping, for /readyz)
 //   api::App        Accounts, Webhooks, Batches, Maintenance
 //                                   (gh-http-server threads)
 #pragma once
@@ -26,6 +27,7 @@
 #include "delivery/engine.h"
 #include "delivery/trust_store.h"
 #include "ingest/group_committer.h"
+#include "maintenance/db_health.h"
 #include "maintenance/retention.h"
 #include "store/store.h"
 
@@ -42,6 +44,8 @@ struct CheckedConfig {
   bool delivers = true;               // --role all or worker
   // The CAs of webhook HTTPS: the system's store plus --tls-ca-file.
   std::shared_ptr<const TrustStore> trust;
+  std::string public_url;       // --public-url without its trailing slash; empty: from the bound address
+  std::string frame_ancestors;  // the CSP source list of --frame-ancestors ("'none'" by default)
 };
 
 // The configuration's own rules (ranges, durations, the lease against the
@@ -76,8 +80,11 @@ class Node {
     WorkNotifier* notifier;
   };
 
-  Node(OpenedStore opened, std::string token_hash, const ServeConfig& c, const CheckedConfig& checked,
-       std::string owner);
+  // http://HOST:PORT of the address bound.
+  std::string base_url() const;
+
+  Node(OpenedStore opened, std::shared_ptr<DbCallStats> db_calls, std::string token_hash, const ServeConfig& c,
+       const CheckedConfig& checked, std::string owner);
 
   const ServeConfig config_;
   const CheckedConfig checked_;
@@ -91,6 +98,7 @@ class Node {
   DeliveryEngine engine_;
   GroupCommitter committer_;
   WakeOnNewWork wake_on_new_work_;
+  DbHealth db_health_;  // what /readyz says of the database
   api::App app_;
   Retention retention_;
   std::unique_ptr<api::HttpServer> server_;  // last: its threads call app_

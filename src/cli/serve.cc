@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "api/portal.h"
 #include "cli/node.h"
 #include "delivery/retry_policy.h"
 #include "delivery/trust_store.h"
@@ -94,6 +95,7 @@ Result<CheckedConfig> check_config(const ServeConfig& c) {
   if (c.request_read_timeout_ms < 1) return Error::invalid("--request-read-timeout must be longer than 0");
   if (c.disable_after_ms < 1) return Error::invalid("--disable-after must be longer than 0");
   if (c.probe_max_interval_ms < 1) return Error::invalid("--probe-max-interval must be longer than 0");
+  if (c.db_timeout_ms < 100) return Error::invalid("--db-timeout must be at least 100ms (e.g. 5s)");
   k.lease_ms = lease_ms_or_default(c.lease_ms, {c.connect_timeout_ms, c.request_timeout_ms});
   if (k.lease_ms <= c.request_timeout_ms) {
     // A lease that can end while its attempt is still running lets another
@@ -111,6 +113,14 @@ Result<CheckedConfig> check_config(const ServeConfig& c) {
   k.port = static_cast<uint16_t>(std::atoi(c.listen.substr(c.listen.rfind(':') + 1).c_str()));
   k.single_node = c.database.empty();
   k.delivers = c.role != Role::kApi;
+  if (!c.public_url.empty()) {
+    auto url = api::parse_public_url(c.public_url);
+    if (!url.ok()) return url.error();
+    k.public_url = std::move(*url);
+  }
+  auto ancestors = api::frame_ancestors_sources(c.frame_ancestors);
+  if (!ancestors.ok()) return ancestors.error();
+  k.frame_ancestors = std::move(*ancestors);
   auto trust = load_trust(c.tls_ca_file);
   if (!trust.ok()) return trust.error();
   k.trust = std::move(*trust);

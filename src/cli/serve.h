@@ -23,6 +23,8 @@ struct ServeConfig {
   std::string database;            // postgresql:// URL; empty: SQLite in data_dir
   std::string allow_targets;       // CIDR list opened in the address guard
   std::string tls_ca_file;         // PEM CAs trusted for webhook HTTPS besides the system's store
+  std::string public_url;          // the base of portal links; empty: http://<listen address>
+  std::string frame_ancestors;     // origins that may frame the page; empty: none
   std::string retry_delays = "10s,1m,5m";
   std::string node_id;             // lease owner; empty: generated
   std::string log_level = "info";
@@ -45,6 +47,7 @@ struct ServeConfig {
   size_t max_body_bytes = 4 << 20;
   size_t max_response_bytes = 64 << 10;
   int pg_pool_size = 8;
+  int64_t db_timeout_ms = 5'000;  // every database call: connect, statement, pool wait, lock wait
 };
 
 // Runs until SIGTERM or SIGINT; returns the process exit code: 2 for a

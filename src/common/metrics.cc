@@ -40,6 +40,36 @@ void labelled(std::string& out, const char* name, const char* labels, uint64_t v
 }
 }  // namespace
 
+void DbCallStats::ok(double seconds, int64_t now_mono_ms) {
+  latency.observe(seconds);
+  last_ok_mono_ms = now_mono_ms;
+}
+
+void DbCallStats::failed(Failure kind, double seconds) {
+  latency.observe(seconds);
+  switch (kind) {
+    case Failure::kTimeout: failed_timeout++; break;
+    case Failure::kConnection: failed_connection++; break;
+    case Failure::kOther: failed_other++; break;
+  }
+}
+
+void DbCallStats::render(std::string& out, int64_t now_mono_ms) const {
+  latency.render(out, "growhook_db_call_duration_seconds", "Duration of database statements, failed ones included.");
+  out += "# HELP growhook_db_call_failures_total Database statements that failed, by kind.\n"
+         "# TYPE growhook_db_call_failures_total counter\n";
+  labelled(out, "growhook_db_call_failures_total", "{kind=\"timeout\"}", failed_timeout);
+  labelled(out, "growhook_db_call_failures_total", "{kind=\"connection\"}", failed_connection);
+  labelled(out, "growhook_db_call_failures_total", "{kind=\"other\"}", failed_other);
+  int64_t last = last_ok_mono_ms.load();
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f", last < 0 ? -1.0 : static_cast<double>(now_mono_ms - last) / 1000.0);
+  out += "# HELP growhook_db_seconds_since_last_success Time since a database call last succeeded (-1: never).\n"
+         "# TYPE growhook_db_seconds_since_last_success gauge\ngrowhook_db_seconds_since_last_success ";
+  out += buf;
+  out += "\n";
+}
+
 std::string Metrics::render(const std::function<void(std::string&)>& extra) const {
   std::string out;
   counter(out, "growhook_events_ingested_total", "Events stored by ingestion.", events_ingested);

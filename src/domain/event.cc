@@ -264,7 +264,7 @@ void write_data_value(const DataKey& spec, dom::element v, const Where& w,
 // all 20 keys in table order, missing or null ones as null. *out is
 // meaningful only when no issue was added.
 void write_contact(dom::object contact, const Where& w, const IngestLimits& limits,
-                   Issues& issues, std::string& out) {
+                   Issues& issues, std::string& out, IncomingEvent* keys = nullptr) {
   std::array<dom::element, kDataSet.size()> values;
   uint32_t seen = 0;
   for (dom::key_value_pair field : contact) {
@@ -290,6 +290,13 @@ void write_contact(dom::object contact, const Where& w, const IngestLimits& limi
       out += "null";
     } else {
       write_data_value(kDataSet[i], values[i], w, limits, issues, out);
+      if (keys && kDataSet[i].name == "msisdn") {
+        int64_t n = 0;
+        if (values[i].get_int64().get(n) == simdjson::SUCCESS) keys->msisdn = n;
+      } else if (keys && kDataSet[i].name == "ecom_email") {
+        std::string_view e;
+        if (values[i].get_string().get(e) == simdjson::SUCCESS) keys->email = ascii_lower(e);
+      }
     }
   }
   out += '}';
@@ -382,7 +389,7 @@ void read_event(dom::element value, const Where& w, const IngestLimits& limits, 
     return issues.add(w, "contact", "must be an object, " + got(env.contact));
   }
   std::string& data = scratch_buffer();
-  write_contact(contact, w.inside("contact"), limits, issues, data);
+  write_contact(contact, w.inside("contact"), limits, issues, data, &out);
   out.data_json.assign(data);
 }
 
@@ -522,6 +529,14 @@ std::string event_json(std::string_view id, EventType type, std::string_view occ
 void set_event_id(IncomingEvent& e, std::string id) {
   e.id = std::move(id);
   e.message_json = event_json(e.id, e.type, e.occurred_at, e.data_json);
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
 }
 
 void append_json_string(std::string& out, std::string_view s) {

@@ -34,6 +34,10 @@ struct IncomingEvent {
   // set"), absent keys written as null. Strings are re-escaped
   // canonically; TIMESTAMP values are canonical.
   std::string data_json;
+  // The contact's keys for finding its events (store/contacts.h): its
+  // msisdn, and its ecom_email in lower case (ascii_lower), empty when null.
+  int64_t msisdn = 0;
+  std::string email;
   // The event as a message carries it (event_json below), built once by
   // set_event_id; the store keeps these bytes as they are.
   std::string message_json;
@@ -83,6 +87,10 @@ const std::string& sample_contact_json();
 // {"id":"…","type":"contact.subscribed","occurred_at":"…","data":{…}}
 std::string event_json(std::string_view id, EventType type, std::string_view occurred_at,
                        std::string_view data_json);
+
+// s with A-Z turned into a-z and every other byte kept: how a contact's
+// email is compared (stored and searched alike, on both stores).
+std::string ascii_lower(std::string_view s);
 
 // Appends s to out as a JSON string literal (with quotes), escaping '"', '\\',
 // control characters (\n, \t, ... and \u00XX) and nothing else (UTF-8 passes).

@@ -28,14 +28,16 @@
 #include "common/ids.h"
 #include "store/open_store.h"
 #include "store/postgres_store.h"
+#include "store/schema_version.h"
 #include "store/store.h"
 
 namespace growhook::store_test {
 
 inline constexpr int64_t T = 1'700'000'000'000;
 inline constexpr const char* kPgUrlVar = "GROWHOOK_TEST_PG_URL";
-// The schema version both stores reach (the last migration of sqlite_schema.cc and pg_schema.cc).
-inline constexpr const char* kSchemaVersion = "5";
+// GROWHOOK_SECRETS_KEYS of the PostgreSQL stores under test (SQLite's use
+// their data folder's key file).
+inline constexpr const char* kTestSecretsKeys = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 enum class Backend { kSqlite, kPostgres };
 
@@ -88,20 +90,24 @@ class TestDatabase {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
-  Result<OpenedStore> open() {
-    if (backend_ == Backend::kSqlite) return open_store({"", dir_});
-    return open_postgres_store(url_, 4);
+  // keys: GROWHOOK_SECRETS_KEYS; "" for the defaults (SQLite: the data
+  // folder's key file; PostgreSQL: kTestSecretsKeys).
+  Result<OpenedStore> open(const std::string& keys = "") {
+    if (backend_ == Backend::kSqlite) return open_store({"", dir_, 8, keys});
+    return open_postgres_store(url_, 4, keys.empty() ? kTestSecretsKeys : keys);
   }
 
   // Turns the (closed) database back into what schema 1 left: without the
-  // columns migrations 2 and 5 add and (SQLite) with the indexes of schema 1, at
-  // schema_version 1.
+  // column migration 2 adds, the indexes of 5 and the health columns of 8,
+  // (SQLite) with the indexes of schema 1, at schema_version 1.
   void back_to_schema_1() {
     std::string sql =
-        "ALTER TABLE webhooks DROP COLUMN batch_max_bytes; ALTER TABLE webhooks DROP COLUMN failing_since; "
-        "ALTER TABLE webhooks DROP COLUMN failure_streak; ALTER TABLE webhooks DROP COLUMN probe_count; "
-        "ALTER TABLE webhooks DROP COLUMN next_probe_at; ALTER TABLE webhooks DROP COLUMN last_error; "
-        "UPDATE meta SET value = '1' WHERE key = 'schema_version'";
+        "ALTER TABLE webhooks DROP COLUMN batch_max_bytes; UPDATE meta SET value = '1' WHERE key = 'schema_version'; "
+        "DROP INDEX events_by_msisdn; DROP INDEX events_by_email; DROP INDEX batches_by_webhook_first_seq; "
+        "ALTER TABLE events DROP COLUMN msisdn; ALTER TABLE events DROP COLUMN email; "
+        "ALTER TABLE webhooks DROP COLUMN failing_since; ALTER TABLE webhooks DROP COLUMN failure_streak; "
+        "ALTER TABLE webhooks DROP COLUMN probe_count; ALTER TABLE webhooks DROP COLUMN next_probe_at; "
+        "ALTER TABLE webhooks DROP COLUMN last_error";
     if (backend_ == Backend::kPostgres) return pg_admin(admin_url_, "SET search_path = " + schema_ + "; " + sql);
     sql +=
         "; DROP INDEX batches_by_account_first_seq; DROP INDEX batches_finished;"
@@ -116,6 +122,7 @@ class TestDatabase {
   }
 
   const std::string& admin_url() const { return admin_url_; }
+  const std::string& dir() const { return dir_; }  // SQLite's data folder
   const std::string& app_name() const { return app_name_; }
   const std::string& schema() const { return schema_; }
 
@@ -130,6 +137,7 @@ inline IncomingEvent event(const std::string& id, int64_t occurred_ms, EventType
   e.occurred_at_ms = occurred_ms;
   e.occurred_at = "2024-01-01T00:00:00.000Z";
   e.data_json = R"({"msisdn":5599999999999})";
+  e.msisdn = 5599999999999;
   set_event_id(e, id);
   return e;
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "store/contract_test_support.h"
+#include "store/schema_version.h"
 
 namespace growhook::store_test {
 namespace {
@@ -39,7 +40,7 @@ TEST_P(MaintenanceContract, ADatabaseOfSchema1GetsBatchMaxBytesOf1MiB) {
   auto reopened = db_.open();
   ASSERT_TRUE(reopened.ok()) << reopened.error().message;
   store_ = std::move(reopened->store);
-  EXPECT_EQ(st().get_meta("schema_version")->value_or(""), kSchemaVersion);
+  EXPECT_EQ(st().get_meta("schema_version")->value_or(""), std::to_string(kSchemaVersion));
   auto got = st().get_webhook(a.id, w.id);
   ASSERT_TRUE(got.ok()) << got.error().message;
   EXPECT_EQ(got->batch_max_bytes, 1 << 20);

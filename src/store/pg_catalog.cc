@@ -6,9 +6,10 @@
 namespace growhook::pg {
 namespace {
 
-void add_webhook_params(Params& p, const Webhook& w) {
+void add_webhook_params(const SecretBox& box, Params& p, const Webhook& w) {
+  StoredSecrets sealed = seal_secrets(box, w);
   p.add(w.id).add(w.account_id).add(w.name).add(w.url).add(w.enabled).add(static_cast<int>(w.event_types));
-  p.add(w.batch_max_events).add(auth_to_storage(w.auth)).add(w.secret).add(w.previous_secret);
+  p.add(w.batch_max_events).add(sealed.auth).add(sealed.secret).add(sealed.previous_secret);
   p.add(w.previous_secret_expires_ms).add(w.disabled_reason).add(w.created_at_ms).add(w.updated_at_ms);
   p.add(w.batch_max_bytes);
 }
@@ -35,7 +36,7 @@ Status load_attempts(Conn& c, std::vector<Batch>& batches) {
 
 Status create_webhook(Conn& c, const Webhook& w) {
   Params p;
-  add_webhook_params(p, w);
+  add_webhook_params(c.secrets(), p, w);
   GH_PG_ASSIGN(r, c.exec("INSERT INTO webhooks(id, account_id, name, url, enabled, event_types, batch_max_events, "
                          "auth, secret, previous_secret, previous_secret_expires_at, disabled_reason, created_at, "
                          "updated_at, batch_max_bytes, cursor) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
@@ -50,14 +51,19 @@ Result<std::vector<Webhook>> list_webhooks(Conn& c, const std::string& account_i
                          "w.id > $2::text ORDER BY w.id LIMIT $3::integer",
                          Params().add(account_id).add(after_id).add(limit)));
   std::vector<Webhook> out;
-  for (int i = 0; i < r->rows(); ++i) out.push_back(webhook_from_row(*r, i));
+  for (int i = 0; i < r->rows(); ++i) {
+    auto w = webhook_from_row(c.secrets(), *r, i);
+    if (!w.ok()) return w.error();
+    out.push_back(std::move(*w));
+  }
   return out;
 }
 
 Status update_webhook(Conn& c, const Webhook& w) {
+  StoredSecrets sealed = seal_secrets(c.secrets(), w);
   Params p;
   p.add(w.id).add(w.account_id).add(w.name).add(w.url).add(w.enabled).add(static_cast<int>(w.event_types));
-  p.add(w.batch_max_events).add(auth_to_storage(w.auth)).add(w.secret).add(w.previous_secret);
+  p.add(w.batch_max_events).add(sealed.auth).add(sealed.secret).add(sealed.previous_secret);
   p.add(w.previous_secret_expires_ms).add(w.disabled_reason).add(w.updated_at_ms).add(w.batch_max_bytes);
   GH_PG_ASSIGN(r, c.exec("UPDATE webhooks SET name = $3, url = $4, "
                          "cursor = CASE WHEN NOT enabled AND $5::boolean THEN (SELECT head_seq FROM accounts "

@@ -65,8 +65,9 @@ Status claim_due(Conn& c, const ClaimRequest& req, Busy& busy, std::vector<Claim
                              Params().add(text_array(webhook_ids))));
   std::unordered_map<std::string, Webhook> by_id;
   for (int i = 0; i < hooks->rows(); ++i) {
-    Webhook w = webhook_from_row(*hooks, i);
-    by_id.emplace(w.id, std::move(w));
+    auto w = webhook_from_row(c.secrets(), *hooks, i);
+    if (!w.ok()) return w.error();
+    by_id.emplace(w->id, std::move(*w));
   }
   for (int i : chosen) {
     ClaimedBatch cb;
@@ -159,7 +160,9 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
                             Params().add(text_array(full)).add(req.max_batches - static_cast<int>(out.size()))
                                 .add(req.now_ms)));
   for (int i = 0; i < cand->rows() && static_cast<int>(out.size()) < req.max_batches; ++i) {
-    Webhook w = webhook_from_row(*cand, i);
+    auto opened = webhook_from_row(c.secrets(), *cand, i);
+    if (!opened.ok()) return opened.error();
+    Webhook& w = *opened;
     int64_t position = cand->i64(i, kWebhookColumnCount), head = cand->i64(i, kWebhookColumnCount + 1);
     int& n = busy[w.id];
     int room = std::min(in_flight_limit(w.health.failing(), req.limit_for(w.id)) - n,

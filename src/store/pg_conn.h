@@ -2,6 +2,13 @@
 // statements (PQprepare once per connection and SQL text, then
 // PQexecPrepared), text parameters, and results read as text.
 //
+// Deadlines (db_limits.h): connecting is bounded by connect_timeout and a
+// TCP user timeout, every statement by the server's statement_timeout and
+// by the client's own deadline on the socket (non-blocking libpq and poll
+// with the time left). A statement past its deadline fails with
+// kUnavailable ("did not answer within"), and its connection is dropped:
+// the socket is shut down and the connection opened anew on its next use.
+//
 // Errors: a lost connection, a server shutting down, a timeout, a deadlock
 // or a full disk are kUnavailable; an integrity violation (unique, not null,
 // foreign key, check) is kConflict, like SQLite's constraint errors; anything
@@ -23,19 +30,22 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/secret_box.h"
+#include "store/db_limits.h"
+
+namespace growhook {
+struct DbCallStats;
+}
 
 namespace growhook::pg {
 
-// Every connection's bound on one statement, lock waits included.
-inline constexpr const char* kStatementTimeoutSql = "SET statement_timeout = '30s'";
 // Every connection plans each execution of a prepared statement with its
 // parameters (PostgreSQL 12+). The statements here take arrays
 // (id = ANY($1), unnest) and tables go from empty to millions of rows; a
 // generic plan made while a table was small (a seq scan) would otherwise be
 // kept for the life of the connection. Planning costs a fraction of a
 // millisecond; a stale plan cost a scan of the table per statement.
-inline constexpr const char* kSessionSetupSql =
-    "SET statement_timeout = '30s'; SET plan_cache_mode = force_custom_plan";
+inline constexpr const char* kPlanCacheSql = "SET plan_cache_mode = force_custom_plan";
 
 // Text parameters of one statement, in order ($1, $2, ...).
 class Params {
@@ -100,16 +110,25 @@ class PgResult {
 class Conn {
  public:
   // Connects to url (a postgresql:// URL or a key=value string) with
-  // connect and TCP timeouts unless the url sets its own, then sets a
-  // statement timeout. Fails with kUnavailable.
-  static Result<std::unique_ptr<Conn>> connect(const std::string& url);
+  // connect and TCP timeouts from limits unless the url sets its own, then
+  // sets the server's timeouts. Fails with kUnavailable. stats, when given,
+  // counts every statement (it must outlive the Conn).
+  static Result<std::unique_ptr<Conn>> connect(const std::string& url, const DbLimits& limits = {},
+                                               DbCallStats* stats = nullptr);
   ~Conn();
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
 
   // Resets the connection when it is broken. Call before each use.
   Status ensure_connected();
-  bool broken() const { return PQstatus(c_) != CONNECTION_OK; }
+  // Broken: lost, or dropped after a deadline passed.
+  bool broken() const { return dropped_ || PQstatus(c_) != CONNECTION_OK; }
+
+  // The bound of this connection's statements from now on, on the client
+  // and on the server (an unbounded one for migrations, say). Unbounded,
+  // the connection is in libpq's blocking mode (for COPY through raw()).
+  Status set_limits(const DbLimits& limits);
+  const DbLimits& limits() const { return limits_; }
 
   // Runs sql, prepared once on this connection; sql must outlive the Conn
   // (a literal): its address names the statement. A BEGIN or a SELECT sent
@@ -127,25 +146,46 @@ class Conn {
 
   PGconn* raw() { return c_; }
 
+  // The keys webhooks' secrets are sealed with (set by the pool, from the
+  // store that owns them, before any use).
+  void set_secrets(const SecretBox* box) { secrets_ = box; }
+  const SecretBox& secrets() const { return *secrets_; }
+
   // The libpq connection options: the url plus our defaults. Shared with the
   // listener, which opens its own connection asynchronously.
   struct Options {
     std::vector<const char*> keywords;  // NULL-terminated
     std::vector<const char*> values;
+    std::unique_ptr<PgConnectTimeouts> timeouts;  // what some values point into
   };
-  static Options options_for(const std::string& url);
+  static Options options_for(const std::string& url, const DbLimits& limits = {});
 
  private:
-  explicit Conn(PGconn* c) : c_(c) {}
+  Conn(PGconn* c, const DbLimits& limits, DbCallStats* stats) : c_(c), limits_(limits), stats_(stats) {}
   Status after_connect();
+  Status set_blocking_for_limits();
   Result<PgResult> exec_once(const char* sql, const Params& params);
   Status exec_simple_once(const std::string& sql);
   // After a failure: true when the connection had been lost and is open
   // again (prepared statements forgotten).
   bool reopen_after_loss();
   Error error_of(const PGresult* r, std::string_view what) const;
+  // Sends nothing: waits, within this statement's deadline, until libpq has
+  // sent the query and read its whole answer. Returns the last result (the
+  // first failed one when one failed), or the error of a deadline passed or
+  // a connection lost.
+  Result<PgResult> finish_query(std::string_view what);
+  Status flush_and_read(int64_t deadline, std::string_view what);
+  Error drop(std::string_view what);
+  Result<PgResult> counted(Result<PgResult> r, int64_t started_mono_ms);
 
   PGconn* c_;
+  const SecretBox* secrets_ = nullptr;
+  DbLimits limits_;
+  DbCallStats* stats_;
+  bool dropped_ = false;  // a deadline passed: reopen before the next use
+  bool timed_out_ = false;  // the last failure was a deadline (not sent again)
+
   std::unordered_map<const char*, std::string> prepared_;  // sql → statement name
   int next_name_ = 0;
 };

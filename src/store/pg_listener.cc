@@ -14,7 +14,6 @@
 namespace growhook::pg {
 namespace {
 
-constexpr int kConnectTimeoutMs = 10'000;
 constexpr int kFirstPauseMs = 100;
 constexpr int kMaxPauseMs = 5'000;
 
@@ -25,8 +24,8 @@ int64_t mono_ms() {
 
 }  // namespace
 
-Listener::Listener(std::string url, std::string channel, std::function<void()> on_notify)
-    : url_(std::move(url)), channel_(std::move(channel)), on_notify_(std::move(on_notify)) {
+Listener::Listener(std::string url, std::string channel, const DbLimits& limits, std::function<void()> on_notify)
+    : url_(std::move(url)), limits_(limits), channel_(std::move(channel)), on_notify_(std::move(on_notify)) {
   if (::pipe2(stop_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     stop_pipe_[0] = stop_pipe_[1] = -1;
     return;  // no listener: nodes still find work by polling
@@ -79,7 +78,8 @@ void Listener::run() {
 }
 
 PGconn* Listener::connect_and_listen() {
-  auto o = Conn::options_for(url_);
+  auto o = Conn::options_for(url_, limits_);
+  const int kConnectTimeoutMs = limits_.timeout_ms > 0 ? static_cast<int>(limits_.timeout_ms) : 10'000;
   PGconn* c = PQconnectStartParams(o.keywords.data(), o.values.data(), /*expand_dbname=*/1);
   if (c == nullptr) return nullptr;
   PQsetNoticeProcessor(c, &ignore_notice, nullptr);
@@ -114,9 +114,13 @@ PGconn* Listener::connect_and_listen() {
 
 void Listener::listen_until_dropped(PGconn* c) {
   while (!stopping_ && PQstatus(c) == CONNECTION_OK) {
-    // TCP keepalives (pg_conn's defaults) turn a dead peer into an error here.
-    if (wait(PQsocket(c), POLLIN, -1) < 0) return;
-    if (PQconsumeInput(c) != 1) return;
+    // TCP keepalives (pg_conn's defaults) turn a dead peer into an error
+    // here; a quiet spell twice the bound long is checked with a query.
+    int quiet_ms = limits_.timeout_ms > 0 ? static_cast<int>(2 * limits_.timeout_ms) : -1;
+    int ready = wait(PQsocket(c), POLLIN, quiet_ms);
+    if (ready < 0) return;
+    if (ready == 0 && !answers(c)) return;
+    if (ready > 0 && PQconsumeInput(c) != 1) return;
     bool any = false;
     while (PGnotify* n = PQnotifies(c)) {
       any = true;
@@ -124,6 +128,21 @@ void Listener::listen_until_dropped(PGconn* c) {
     }
     if (any) on_notify_();
   }
+}
+
+bool Listener::answers(PGconn* c) {
+  if (PQsendQuery(c, "") != 1) return false;
+  int64_t deadline = mono_ms() + limits_.timeout_ms;
+  while (PQisBusy(c)) {
+    int left = static_cast<int>(deadline - mono_ms());
+    if (left <= 0 || wait(PQsocket(c), POLLIN, left) <= 0 || PQconsumeInput(c) != 1) return false;
+  }
+  bool ok = true;
+  while (PGresult* r = PQgetResult(c)) {
+    ok = ok && PQresultStatus(r) == PGRES_EMPTY_QUERY;
+    PQclear(r);
+  }
+  return ok;
 }
 
 }  // namespace growhook::pg

@@ -12,12 +12,17 @@
 #include <string>
 #include <thread>
 
+#include "store/db_limits.h"
+
 namespace growhook::pg {
 
 class Listener {
  public:
   // on_notify runs on the listener's thread; it must be quick.
-  Listener(std::string url, std::string channel, std::function<void()> on_notify);
+  // limits bound connecting and LISTEN; a connection that stays quiet is
+  // checked with an empty query, so a silent path is noticed within about
+  // twice the bound even where TCP keepalives are answered (a proxy).
+  Listener(std::string url, std::string channel, const DbLimits& limits, std::function<void()> on_notify);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -30,7 +35,11 @@ class Listener {
   // timeout_ms (-1: no timeout). 1: ready, 0: timed out, -1: stopping.
   int wait(int fd, short events, int timeout_ms);
 
+  // Whether c still answers: an empty query within the bound.
+  bool answers(PGconn* c);
+
   const std::string url_;
+  const DbLimits limits_;
   const std::string channel_;
   const std::function<void()> on_notify_;
   int stop_pipe_[2] = {-1, -1};

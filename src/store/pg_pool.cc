@@ -4,18 +4,20 @@
 
 namespace growhook::pg {
 
-Pool::Pool(std::string url, int size, int64_t wait_ms)
-    : url_(std::move(url)), size_(size < 1 ? 1 : size), wait_ms_(wait_ms) {}
+Pool::Pool(std::string url, int size, const DbLimits& limits, DbCallStats* stats)
+    : url_(std::move(url)), size_(size < 1 ? 1 : size), limits_(limits), stats_(stats) {}
 
 Result<Pool::Lease> Pool::acquire() {
   std::unique_ptr<Conn> conn;
   {
     std::unique_lock lock(mu_);
-    bool free = cv_.wait_for(lock, std::chrono::milliseconds(wait_ms_),
-                             [&] { return !idle_.empty() || open_ < size_; });
-    if (!free) {
-      return Error::unavailable("all " + std::to_string(size_) +
-                                " PostgreSQL connections stayed busy; raise the pool size or try again");
+    auto free = [&] { return !idle_.empty() || open_ < size_; };
+    bool got = limits_.timeout_ms > 0 ? cv_.wait_for(lock, std::chrono::milliseconds(limits_.timeout_ms), free)
+                                      : (cv_.wait(lock, free), true);
+    if (!got) {
+      return Error::unavailable("all " + std::to_string(size_) + " PostgreSQL connections stayed busy for " +
+                                describe_ms(limits_.timeout_ms) +
+                                " (--db-timeout); the database is slow or unreachable, or raise --pg-pool-size");
     }
     if (!idle_.empty()) {
       conn = std::move(idle_.back());
@@ -25,7 +27,7 @@ Result<Pool::Lease> Pool::acquire() {
     }
   }
   if (!conn) {
-    auto c = Conn::connect(url_);
+    auto c = Conn::connect(url_, limits_, stats_);
     if (!c.ok()) {
       {
         std::lock_guard lock(mu_);
@@ -35,6 +37,7 @@ Result<Pool::Lease> Pool::acquire() {
       return c.error();
     }
     conn = std::move(*c);
+    conn->set_secrets(secrets_);
   }
   if (auto s = conn->ensure_connected(); !s.ok()) {
     give_back(std::move(conn));

@@ -18,7 +18,8 @@ namespace growhook::pg {
 
 class Pool {
  public:
-  Pool(std::string url, int size, int64_t wait_ms = 30'000);
+  // stats, when given, outlives the pool.
+  Pool(std::string url, int size, const DbLimits& limits = {}, DbCallStats* stats = nullptr);
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
@@ -41,17 +42,21 @@ class Pool {
   };
 
   // A connected connection, or kUnavailable when the database cannot be
-  // reached or every connection stayed busy for wait_ms.
+  // reached or every connection stayed busy for the bound.
   Result<Lease> acquire();
 
   const std::string& url() const { return url_; }
+  // Handed to every connection (Conn::secrets); box outlives the pool.
+  void set_secrets(const SecretBox* box) { secrets_ = box; }
 
  private:
   void give_back(std::unique_ptr<Conn> conn);
 
   const std::string url_;
   const int size_;
-  const int64_t wait_ms_;
+  const DbLimits limits_;
+  DbCallStats* const stats_;
+  const SecretBox* secrets_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Conn>> idle_;  // guarded by mu_

@@ -22,7 +22,7 @@ Status Tx::commit() {
   return c_.exec_simple("COMMIT");
 }
 
-Webhook webhook_from_row(const PgResult& r, int row, int c) {
+Result<Webhook> webhook_from_row(const SecretBox& box, const PgResult& r, int row, int c) {
   Webhook w;
   w.id = r.str(row, c + 0);
   w.account_id = r.str(row, c + 1);
@@ -31,15 +31,14 @@ Webhook webhook_from_row(const PgResult& r, int row, int c) {
   w.enabled = r.boolean(row, c + 4);
   w.event_types = static_cast<uint8_t>(r.i64(row, c + 5));
   w.batch_max_events = static_cast<int>(r.i64(row, c + 6));
-  w.auth = auth_from_storage(r.text(row, c + 7));
-  w.secret = r.str(row, c + 8);
-  w.previous_secret = r.str(row, c + 9);
   w.previous_secret_expires_ms = r.i64(row, c + 10);
   w.disabled_reason = r.str(row, c + 11);
   w.created_at_ms = r.i64(row, c + 12);
   w.updated_at_ms = r.i64(row, c + 13);
   w.batch_max_bytes = static_cast<int>(r.i64(row, c + 14));
   w.health = health_from_row(r, row, c + 15);
+  if (auto o = open_secrets(box, {w.id, r.str(row, c + 7), r.str(row, c + 8), r.str(row, c + 9)}, w); !o.ok())
+    return o.error();
   return w;
 }
 
@@ -71,7 +70,7 @@ Result<Webhook> load_webhook(Conn& c, const std::string& account_id, const std::
                          "($2::text = '' OR w.account_id = $2::text)",
                          Params().add(id).add(account_id)));
   if (r->rows() == 0) return Error::not_found("webhook " + id + " not found");
-  return webhook_from_row(*r, 0);
+  return webhook_from_row(c.secrets(), *r, 0);
 }
 
 Result<std::string> batch_events(Conn& c, const std::string& account_id, int64_t first_seq, int64_t last_seq,

@@ -79,7 +79,8 @@ class Tx {
 
 // How many columns GH_PG_WEBHOOK_COLUMNS names (what a query selects after them starts there).
 inline constexpr int kWebhookColumnCount = 20;
-Webhook webhook_from_row(const PgResult& r, int row, int col = 0);
+// Opens the secret columns with box; kInternal when they do not open.
+Result<Webhook> webhook_from_row(const SecretBox& box, const PgResult& r, int row, int col = 0);
 // The first five columns of GH_PG_WEBHOOK_HEALTH_COLUMNS, from column c.
 WebhookHealth health_from_row(const PgResult& r, int row, int c = 0);
 Batch batch_from_row(const PgResult& r, int row, int col = 0);

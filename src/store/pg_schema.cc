@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "store/schema_version.h"
+
 namespace growhook {
 namespace {
 
@@ -73,7 +75,31 @@ CREATE INDEX IF NOT EXISTS batches_by_account_first_seq ON batches(account_id, f
     R"sql(
 SELECT 1;
 )sql",
-    // 5: a webhook's health (domain/health.h), as in SQLite's schema 5.
+    // 5: finding a contact's events, as SQLite's schema 5 (the email in
+    // lower case, ASCII only, as ascii_lower in domain/event.h).
+    R"sql(
+ALTER TABLE events ADD COLUMN msisdn BIGINT, ADD COLUMN email TEXT COLLATE "C";
+UPDATE events SET msisdn = (body::json -> 'data' ->> 'msisdn')::bigint,
+  email = translate(body::json -> 'data' ->> 'ecom_email', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz');
+CREATE INDEX events_by_msisdn ON events(account_id, msisdn, seq);
+CREATE INDEX events_by_email ON events(account_id, email, seq) WHERE email IS NOT NULL;
+CREATE INDEX batches_by_webhook_first_seq ON batches(webhook_id, first_seq);
+)sql",
+    // 6: portal sessions, as SQLite's schema 6.
+    R"sql(
+CREATE TABLE IF NOT EXISTS portal_sessions(
+  id TEXT COLLATE "C" PRIMARY KEY, account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id),
+  link_hash TEXT COLLATE "C" UNIQUE, token_hash TEXT COLLATE "C" UNIQUE,
+  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS portal_sessions_by_account ON portal_sessions(account_id);
+CREATE INDEX IF NOT EXISTS portal_sessions_by_expiry ON portal_sessions(expires_at);
+)sql",
+    // 7: webhooks' secrets sealed at rest, as SQLite's schema 7: the
+    // PostgreSQL store seals the values in clear right after the migrations.
+    R"sql(
+SELECT 1;
+)sql",
+    // 8: a webhook's health (domain/health.h), as in SQLite's schema 8.
     R"sql(
 ALTER TABLE webhooks ADD COLUMN failing_since BIGINT;
 ALTER TABLE webhooks ADD COLUMN failure_streak INTEGER NOT NULL DEFAULT 0;
@@ -82,6 +108,9 @@ ALTER TABLE webhooks ADD COLUMN next_probe_at BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE webhooks ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
 )sql",
 };
+
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,
+              "a migration added: raise kSchemaVersion (store/schema_version.h)");
 
 Result<int> schema_version(pg::Conn& c) {
   auto r = c.exec("SELECT value FROM meta WHERE key = 'schema_version'");
@@ -116,12 +145,14 @@ Status migrate_locked(pg::Conn& c) {
 }  // namespace
 
 Status apply_postgres_migrations(pg::Conn& c) {
-  // Another node may be migrating: wait for it as long as it takes.
-  if (auto s = c.exec_simple("SET statement_timeout = 0"); !s.ok()) return s;
+  // Another node may be migrating: wait for it as long as it takes; a
+  // migration of a large table takes what it takes too.
+  const DbLimits bounded = c.limits();
+  if (auto s = c.set_limits(DbLimits{0}); !s.ok()) return s;
   if (auto s = c.exec_simple(std::string("SELECT pg_advisory_lock(") + kMigrationLockKey + ")"); !s.ok()) return s;
   Status result = migrate_locked(c);
   (void)c.exec_simple(std::string("SELECT pg_advisory_unlock(") + kMigrationLockKey + ")");
-  if (auto s = c.exec_simple(pg::kStatementTimeoutSql); !s.ok() && result.ok()) return s;
+  if (auto s = c.set_limits(bounded); !s.ok() && result.ok()) return s;
   return result;
 }
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "store/contract_test_support.h"
+#include "store/schema_version.h"
 
 namespace growhook::store_test {
 namespace {
@@ -59,7 +60,7 @@ TEST_F(PostgresNodesTest, NodesStartingTogetherMigrateOnce) {
   for (auto& t : threads) t.join();
   for (auto& n : nodes) {
     ASSERT_NE(n, nullptr);
-    EXPECT_EQ(n->get_meta("schema_version")->value_or(""), kSchemaVersion);
+    EXPECT_EQ(n->get_meta("schema_version")->value_or(""), std::to_string(kSchemaVersion));
   }
 }
 

@@ -41,12 +41,16 @@
 
 #include "store/codec.h"
 #include "store/pg_catalog.h"
+#include "store/pg_contacts.h"
 #include "store/pg_claim.h"
 #include "store/pg_listener.h"
 #include "store/pg_pool.h"
+#include "store/pg_portal.h"
 #include "store/pg_retention.h"
 #include "store/pg_rows.h"
 #include "store/pg_schema.h"
+#include "store/pg_secrets.h"
+#include "store/secret_keys.h"
 
 namespace growhook {
 namespace {
@@ -63,12 +67,24 @@ using pg::PgResult;
 
 class PostgresStore final : public Store, public WorkNotifier {
  public:
-  PostgresStore(const std::string& url, int pool_size) : pool_(url, pool_size) {}
+  PostgresStore(const std::string& url, int pool_size, std::shared_ptr<const SecretBox> secrets,
+                const DbLimits& limits, std::shared_ptr<DbCallStats> stats)
+      : secrets_(std::move(secrets)), stats_(std::move(stats)), limits_(limits),
+        pool_(url, pool_size, limits, stats_.get()) {
+    pool_.set_secrets(secrets_.get());
+  }
   ~PostgresStore() override { listener_.reset(); }
 
+  // The schema, then the secrets (as SqliteStore::migrate): values in
+  // clear sealed, and every sealed one must open with the keys given.
   Status migrate() {
     GH_PG_CONN(c);
-    return apply_postgres_migrations(c);
+    GH_PG_RETURN_IF_ERROR(apply_postgres_migrations(c));
+    for (ResealPage page;;) {
+      GH_PG_ASSIGN(next, pg::reseal_page(c, page.last_id, 500, /*reseal=*/false));
+      if (next->examined < 500) return ok_status();
+      page = std::move(*next);
+    }
   }
 
   // ---- meta ----
@@ -218,6 +234,17 @@ class PostgresStore final : public Store, public WorkNotifier {
     return std::move(d->batch);
   }
 
+  Result<std::vector<StoredEvent>> find_contact_events(const std::string& account_id,
+                                                       const ContactQuery& query) override {
+    GH_PG_CONN(c);
+    return pg::find_contact_events(c, account_id, query);
+  }
+
+  Result<StoredEvent> get_event(const std::string& account_id, const std::string& event_id) override {
+    GH_PG_CONN(c);
+    return pg::get_event(c, account_id, event_id);
+  }
+
   Result<int> retry_failed(const std::string& account_id, const std::string& webhook_id, int64_t now_ms) override {
     int n = 0;
     auto s = write([&](Conn& c) -> Status {
@@ -227,6 +254,38 @@ class PostgresStore final : public Store, public WorkNotifier {
     });
     if (!s.ok()) return s.error();
     return n;
+  }
+
+  // ---- portal sessions (pg_portal.cc: one statement each) ----
+  Status create_portal_session(const PortalSession& p) override {
+    GH_PG_CONN(c);
+    return pg::create_portal_session(c, p);
+  }
+
+  Result<PortalGrant> redeem_portal_link(const std::string& link_hash, const std::string& token_hash,
+                                         int64_t now_ms) override {
+    GH_PG_CONN(c);
+    return pg::redeem_portal_link(c, link_hash, token_hash, now_ms);
+  }
+
+  Result<PortalGrant> portal_session_by_token(const std::string& token_hash, int64_t now_ms) override {
+    GH_PG_CONN(c);
+    return pg::portal_session_by_token(c, token_hash, now_ms);
+  }
+
+  Status end_portal_session(const std::string& token_hash, int64_t now_ms) override {
+    GH_PG_CONN(c);
+    return pg::end_portal_session(c, token_hash, now_ms);
+  }
+
+  Result<int> end_portal_sessions(const std::string& account_id, int64_t now_ms) override {
+    GH_PG_CONN(c);
+    return pg::end_portal_sessions(c, account_id, now_ms);
+  }
+
+  Result<int> prune_portal_sessions(int64_t now_ms, int limit) override {
+    GH_PG_CONN(c);
+    return pg::prune_portal_sessions(c, now_ms, limit);
   }
 
   // ---- maintenance (prune in pg_retention.cc) ----
@@ -273,7 +332,7 @@ class PostgresStore final : public Store, public WorkNotifier {
     std::lock_guard lock(notify_mu_);
     on_work_ = std::move(f);
     if (!listener_) {
-      listener_ = std::make_unique<pg::Listener>(pool_.url(), pg::kWorkChannel, [this] {
+      listener_ = std::make_unique<pg::Listener>(pool_.url(), pg::kWorkChannel, limits_, [this] {
         std::lock_guard l(notify_mu_);
         if (on_work_) on_work_();
       });
@@ -345,8 +404,8 @@ class PostgresStore final : public Store, public WorkNotifier {
   static Result<std::vector<Result<AppendOutcome>>> insert_group(Conn& c, std::span<const AppendRequest> requests,
                                                                  const std::unordered_set<std::string>& known) {
     std::vector<Result<AppendOutcome>> out;
-    std::vector<std::string> accounts, ids, bodies;
-    std::vector<int64_t> types, occurred, created;
+    std::vector<std::string> accounts, ids, bodies, emails;
+    std::vector<int64_t> types, occurred, created, msisdns;
     std::unordered_map<std::string, size_t> first;  // account \0 id -> request index
     for (size_t i = 0; i < requests.size(); ++i) {
       const auto& req = requests[i];
@@ -364,17 +423,20 @@ class PostgresStore final : public Store, public WorkNotifier {
         occurred.push_back(e.occurred_at_ms);
         created.push_back(req.now_ms);
         bodies.push_back(e.message_json);
+        msisdns.push_back(e.msisdn);
+        emails.push_back(e.email);
       }
       out.emplace_back(std::move(o));
     }
     if (ids.empty()) return out;
     GH_PG_ASSIGN(r, c.exec("WITH t AS (SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::bigint[], "
-                           "$5::bigint[], $6::text[]) WITH ORDINALITY AS t(account_id, id, type, occurred_at, "
-                           "created_at, body, ord) WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.account_id = "
+                           "$5::bigint[], $6::text[], $7::bigint[], $8::text[]) WITH ORDINALITY AS t(account_id, id, type, "
+                           "occurred_at, created_at, body, msisdn, email, ord) WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.account_id = "
                            "t.account_id AND e.id = t.id)), "
-                           "ins AS (INSERT INTO events(account_id, seq, id, type, occurred_at, created_at, body) "
-                           "SELECT t.account_id, a.head_seq + row_number() OVER (PARTITION BY t.account_id ORDER BY "
-                           "t.ord), t.id, t.type, t.occurred_at, t.created_at, t.body FROM t JOIN accounts a ON "
+                           "ins AS (INSERT INTO events(account_id, seq, id, type, occurred_at, created_at, body, msisdn, "
+                           "email) SELECT t.account_id, a.head_seq + row_number() OVER (PARTITION BY t.account_id "
+                           "ORDER BY t.ord), t.id, t.type, t.occurred_at, t.created_at, t.body, t.msisdn, "
+                           "NULLIF(t.email, '') FROM t JOIN accounts a ON "
                            "a.id = t.account_id ON CONFLICT (account_id, id) DO NOTHING RETURNING account_id, seq, id), "
                            "upd AS (UPDATE accounts a SET head_seq = m.top FROM (SELECT account_id, max(seq) AS top "
                            "FROM ins GROUP BY account_id) m WHERE a.id = m.account_id) "
@@ -385,7 +447,9 @@ class PostgresStore final : public Store, public WorkNotifier {
                                .add(pg::int_array(types))
                                .add(pg::int_array(occurred))
                                .add(pg::int_array(created))
-                               .add(pg::text_array(bodies))));
+                               .add(pg::text_array(bodies))
+                               .add(pg::int_array(msisdns))
+                               .add(pg::text_array(emails))));
     for (int i = 0; i < r->rows(); ++i) {
       auto it = first.find(r->str(i, 0) + '\0' + r->str(i, 1));
       if (it != first.end()) out[it->second]->stored++;
@@ -423,8 +487,8 @@ class PostgresStore final : public Store, public WorkNotifier {
   // caller holds the account's row lock) and moves the head, in one statement.
   static Result<AppendOutcome> insert_events(Conn& c, const AppendRequest& req) {
     AppendOutcome out;
-    std::vector<std::string> ids, bodies;
-    std::vector<int64_t> types, occurred;
+    std::vector<std::string> ids, bodies, emails;
+    std::vector<int64_t> types, occurred, msisdns;
     std::unordered_set<std::string_view> seen;
     for (const auto& e : req.events) {
       out.ids.push_back(e.id);
@@ -433,14 +497,16 @@ class PostgresStore final : public Store, public WorkNotifier {
       types.push_back(static_cast<int64_t>(e.type));
       occurred.push_back(e.occurred_at_ms);
       bodies.push_back(e.message_json);
+      msisdns.push_back(e.msisdn);
+      emails.push_back(e.email);
     }
     if (ids.empty()) return out;
     GH_PG_ASSIGN(r, c.exec("WITH h AS (SELECT head_seq FROM accounts WHERE id = $1::text), "
-                           "ins AS (INSERT INTO events(account_id, seq, id, type, occurred_at, created_at, body) "
-                           "SELECT $1::text, (SELECT head_seq FROM h) + row_number() OVER (ORDER BY t.ord), t.id, "
-                           "t.type, t.occurred_at, $2::bigint, t.body "
-                           "FROM unnest($3::text[], $4::smallint[], $5::bigint[], $6::text[]) WITH ORDINALITY "
-                           "AS t(id, type, occurred_at, body, ord) "
+                           "ins AS (INSERT INTO events(account_id, seq, id, type, occurred_at, created_at, body, "
+                           "msisdn, email) SELECT $1::text, (SELECT head_seq FROM h) + row_number() OVER (ORDER BY "
+                           "t.ord), t.id, t.type, t.occurred_at, $2::bigint, t.body, t.msisdn, NULLIF(t.email, '') "
+                           "FROM unnest($3::text[], $4::smallint[], $5::bigint[], $6::text[], $7::bigint[], "
+                           "$8::text[]) WITH ORDINALITY AS t(id, type, occurred_at, body, msisdn, email, ord) "
                            "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.account_id = $1::text AND e.id = t.id) "
                            "ON CONFLICT (account_id, id) DO NOTHING RETURNING seq) "
                            "UPDATE accounts SET head_seq = coalesce((SELECT max(seq) FROM ins), head_seq) "
@@ -451,12 +517,17 @@ class PostgresStore final : public Store, public WorkNotifier {
                                .add(pg::text_array(ids))
                                .add(pg::int_array(types))
                                .add(pg::int_array(occurred))
-                               .add(pg::text_array(bodies))));
+                               .add(pg::text_array(bodies))
+                               .add(pg::int_array(msisdns))
+                               .add(pg::text_array(emails))));
     if (r->rows() == 0) return Error::not_found("account " + req.account_id + " not found");
     out.stored = static_cast<int>(r->i64(0, 0));
     return out;
   }
 
+  std::shared_ptr<const SecretBox> secrets_;  // before the connections that use it
+  std::shared_ptr<DbCallStats> stats_;  // before the pool, which counts into it
+  const DbLimits limits_;
   pg::Pool pool_;
   std::mutex notify_mu_;
   std::function<void()> on_work_;           // guarded by notify_mu_
@@ -465,8 +536,11 @@ class PostgresStore final : public Store, public WorkNotifier {
 
 }  // namespace
 
-Result<OpenedStore> open_postgres_store(const std::string& url, int pool_size) {
-  auto store = std::make_unique<PostgresStore>(url, pool_size);
+Result<OpenedStore> open_postgres_store(const std::string& url, int pool_size, const std::string& secrets_keys,
+                                        const DbLimits& limits, std::shared_ptr<DbCallStats> stats) {
+  auto secrets = postgres_secret_keys(secrets_keys);
+  if (!secrets.ok()) return secrets.error();
+  auto store = std::make_unique<PostgresStore>(url, pool_size, std::move(*secrets), limits, std::move(stats));
   if (auto s = store->migrate(); !s.ok()) return s.error();
   WorkNotifier* notifier = store.get();
   return OpenedStore{std::move(store), notifier};

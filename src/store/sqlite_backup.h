@@ -16,8 +16,9 @@
 // The copy is written to a temporary file beside `to`, synced, turned into a
 // self-contained single file (rollback journal, no -wal to carry along),
 // checked (PRAGMA quick_check) and renamed over `to`, so `to` is either the
-// previous file or a whole new copy. It is created 0600: it holds the
-// webhooks' signing secrets like the store does.
+// previous file or a whole new copy. It is created 0600 like the store;
+// the webhooks' secrets in it are sealed with the data folder's key file
+// (store/secret_keys.h), which is not copied.
 #pragma once
 
 #include <cstdint>

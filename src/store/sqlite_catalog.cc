@@ -6,10 +6,11 @@
 namespace growhook::sqlite {
 namespace {
 
-void bind_webhook(Stmt& s, const Webhook& w) {
+void bind_webhook(const SecretBox& box, Stmt& s, const Webhook& w) {
+  StoredSecrets sealed = seal_secrets(box, w);
   s.bind(1, w.id).bind(2, w.account_id).bind(3, w.name).bind(4, w.url).bind(5, w.enabled ? 1 : 0);
-  s.bind(6, static_cast<int>(w.event_types)).bind(7, w.batch_max_events).bind(8, auth_to_storage(w.auth));
-  s.bind(9, w.secret).bind(10, w.previous_secret).bind(11, w.previous_secret_expires_ms);
+  s.bind(6, static_cast<int>(w.event_types)).bind(7, w.batch_max_events).bind(8, sealed.auth);
+  s.bind(9, sealed.secret).bind(10, sealed.previous_secret).bind(11, w.previous_secret_expires_ms);
   s.bind(12, w.disabled_reason).bind(13, w.created_at_ms).bind(14, w.updated_at_ms).bind(15, w.batch_max_bytes);
 }
 
@@ -28,7 +29,7 @@ Status create_webhook(Db& db, const Webhook& w) {
           "secret, previous_secret, previous_secret_expires_at, disabled_reason, created_at, updated_at, "
           "batch_max_bytes, cursor) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
           "$15, (SELECT head_seq FROM accounts WHERE id = $2))");
-  bind_webhook(*s, w);
+  bind_webhook(db.secrets(), *s, w);
   return done(db, s->step(), "create_webhook");
 }
 
@@ -40,7 +41,11 @@ Result<std::vector<Webhook>> list_webhooks(Db& db, const std::string& account_id
   s->bind(1, account_id).bind(2, after_id).bind(3, limit);
   std::vector<Webhook> out;
   int rc;
-  while ((rc = s->step()) == SQLITE_ROW) out.push_back(webhook_from_row(*s));
+  while ((rc = s->step()) == SQLITE_ROW) {
+    auto w = webhook_from_row(db.secrets(), *s);
+    if (!w.ok()) return w.error();
+    out.push_back(std::move(*w));
+  }
   if (rc != SQLITE_DONE) return db.error(rc, "list_webhooks");
   return out;
 }
@@ -57,7 +62,7 @@ Status update_webhook(Db& db, const Webhook& w) {
           "enabled = $5, event_types = $6, batch_max_events = $7, auth = $8, secret = $9, "
           "previous_secret = $10, previous_secret_expires_at = $11, disabled_reason = $12, updated_at = $14, "
           "batch_max_bytes = $15 WHERE id = $1 AND account_id = $2");
-  bind_webhook(*s, w);
+  bind_webhook(db.secrets(), *s, w);
   GH_RETURN_IF_ERROR(done(db, s->step(), "update_webhook"));
   if (db.changes() == 0) return Error::not_found("webhook " + w.id + " not found");
   return ok_status();

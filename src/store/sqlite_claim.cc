@@ -147,8 +147,11 @@ Status cut_new_batches(Db& db, const ClaimRequest& req, Busy& busy,
             "OR (w.next_probe_at <= $1 AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.webhook_id = w.id "
             "AND b.state = 'pending')))");
     s->bind(1, req.now_ms);
-    while (s->step() == SQLITE_ROW) candidates.push_back({webhook_from_row(*s), s->i64(kWebhookColumnCount),
-                                                              s->i64(kWebhookColumnCount + 1)});
+    while (s->step() == SQLITE_ROW) {
+      auto w = webhook_from_row(db.secrets(), *s);
+      if (!w.ok()) return w.error();
+      candidates.push_back({std::move(*w), s->i64(kWebhookColumnCount), s->i64(kWebhookColumnCount + 1)});
+    }
   }
   for (auto& c : candidates) {
     int& n = busy[c.w.id];

@@ -34,7 +34,7 @@ void Stmt::reset() {
   sqlite3_clear_bindings(s_);
 }
 
-Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool read_only) {
+Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool read_only, int64_t busy_timeout_ms) {
   sqlite3* raw = nullptr;
   int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;
@@ -45,7 +45,8 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool read_only) {
     return Error::unavailable(msg);
   }
   std::unique_ptr<Db> db(new Db(raw));
-  sqlite3_busy_timeout(raw, 10'000);
+  sqlite3_busy_timeout(raw, busy_timeout_ms > 0 ? static_cast<int>(std::min<int64_t>(busy_timeout_ms, INT32_MAX))
+                                                : INT32_MAX);
   sqlite3_extended_result_codes(raw, 1);
   const char* pragmas = read_only ? "PRAGMA foreign_keys=ON;"
                                   : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "common/result.h"
+#include "common/secret_box.h"
 
 namespace growhook::sqlite {
 
@@ -72,7 +73,10 @@ class Db {
  public:
   // Opens (creating) path in WAL mode with synchronous=FULL, foreign keys on
   // and a busy timeout. Fails with a message naming the path.
-  static Result<std::unique_ptr<Db>> open(const std::string& path, bool read_only);
+  // busy_timeout_ms: how long a statement waits for another connection's
+  // lock before it fails with SQLITE_BUSY (kUnavailable): --db-timeout.
+  static Result<std::unique_ptr<Db>> open(const std::string& path, bool read_only,
+                                          int64_t busy_timeout_ms = 5'000);
   ~Db();
 
   // A cached prepared statement for sql; sql must outlive the Db (literals).
@@ -88,9 +92,15 @@ class Db {
   // Maps an SQLite result code to an Error (SQLITE_FULL → kUnavailable).
   Error error(int rc, std::string_view what) const;
 
+  // The keys webhooks' secrets are sealed with (set by the store, which
+  // owns them, before any use).
+  void set_secrets(const SecretBox* box) { secrets_ = box; }
+  const SecretBox& secrets() const { return *secrets_; }
+
  private:
   explicit Db(sqlite3* db) : db_(db) {}
   sqlite3* db_;
+  const SecretBox* secrets_ = nullptr;
   std::unordered_map<const char*, std::unique_ptr<Stmt>> cache_;
 };
 

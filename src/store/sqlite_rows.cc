@@ -13,7 +13,7 @@ Status done(Db& db, int rc, std::string_view what) {
   return db.error(rc, what);
 }
 
-Webhook webhook_from_row(const Stmt& s, int c) {
+Result<Webhook> webhook_from_row(const SecretBox& box, const Stmt& s, int c) {
   Webhook w;
   w.id = s.str(c + 0);
   w.account_id = s.str(c + 1);
@@ -22,15 +22,13 @@ Webhook webhook_from_row(const Stmt& s, int c) {
   w.enabled = s.i64(c + 4) != 0;
   w.event_types = static_cast<uint8_t>(s.i64(c + 5));
   w.batch_max_events = static_cast<int>(s.i64(c + 6));
-  w.auth = auth_from_storage(s.text(c + 7));
-  w.secret = s.str(c + 8);
-  w.previous_secret = s.str(c + 9);
   w.previous_secret_expires_ms = s.i64(c + 10);
   w.disabled_reason = s.str(c + 11);
   w.created_at_ms = s.i64(c + 12);
   w.updated_at_ms = s.i64(c + 13);
   w.batch_max_bytes = static_cast<int>(s.i64(c + 14));
   w.health = health_from_row(s, c + 15);
+  if (auto o = open_secrets(box, {w.id, s.str(c + 7), s.str(c + 8), s.str(c + 9)}, w); !o.ok()) return o.error();
   return w;
 }
 
@@ -64,7 +62,7 @@ Result<Webhook> load_webhook(Db& db, const std::string& account_id, const std::s
   int rc = s->step();
   if (rc == SQLITE_DONE) return Error::not_found("webhook " + id + " not found");
   if (rc != SQLITE_ROW) return db.error(rc, "get_webhook");
-  return webhook_from_row(*s);
+  return webhook_from_row(db.secrets(), *s);
 }
 
 Result<Batch> load_batch(Db& db, const std::string& id) {

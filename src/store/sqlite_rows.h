@@ -57,7 +57,8 @@ Status done(Db& db, int rc, std::string_view what);
 
 // How many columns GH_WEBHOOK_COLUMNS names (what a query selects after them starts there).
 inline constexpr int kWebhookColumnCount = 20;
-Webhook webhook_from_row(const Stmt& s, int c = 0);
+// Opens the secret columns with box; kInternal when they do not open.
+Result<Webhook> webhook_from_row(const SecretBox& box, const Stmt& s, int c = 0);
 // The first five columns of GH_WEBHOOK_HEALTH_COLUMNS, from column c.
 WebhookHealth health_from_row(const Stmt& s, int c = 0);
 // The columns id, webhook_id, account_id, state, event_count, created_at,

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "store/schema_version.h"
+
 namespace growhook {
 namespace {
 
@@ -67,7 +69,40 @@ DROP INDEX batches_by_webhook;
 DROP INDEX batches_by_state_updated;
 CREATE INDEX batches_finished ON batches(state, updated_at) WHERE state <> 'pending';
 )sql",
-    // 5: a webhook's health (domain/health.h): failing since when, failed
+    // 5: finding a contact's events (store/contacts.h): each event keeps
+    // its contact's msisdn and ecom_email (in lower case, ASCII; null when
+    // the event has none), indexed by account; and a webhook's batches by
+    // where their range starts, to tell which batch holds an event. The
+    // events stored before get theirs from their message.
+    R"sql(
+ALTER TABLE events ADD COLUMN msisdn INTEGER;
+ALTER TABLE events ADD COLUMN email TEXT;
+UPDATE events SET msisdn = json_extract(body, '$.data.msisdn'), email = lower(json_extract(body, '$.data.ecom_email'));
+CREATE INDEX events_by_msisdn ON events(account_id, msisdn, seq);
+CREATE INDEX events_by_email ON events(account_id, email, seq) WHERE email IS NOT NULL;
+CREATE INDEX batches_by_webhook_first_seq ON batches(webhook_id, first_seq);
+)sql",
+    // 6: portal sessions (store/portal_sessions.h): only hashes of the
+    // link's secret and of the session's token; a link's hash is cleared
+    // when it is redeemed. By expiry for retention, by account for the
+    // platform's DELETE.
+    R"sql(
+CREATE TABLE IF NOT EXISTS portal_sessions(
+  id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id),
+  link_hash TEXT UNIQUE, token_hash TEXT UNIQUE,
+  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS portal_sessions_by_account ON portal_sessions(account_id);
+CREATE INDEX IF NOT EXISTS portal_sessions_by_expiry ON portal_sessions(expires_at);
+)sql",
+    // 7: webhooks' secrets sealed at rest (auth, secret, previous_secret;
+    // store/codec.h). The sealing itself is C++: SqliteStore::migrate seals
+    // every value still in clear right after the migrations, in place. The
+    // number is what matters: a growhook from before refuses this store
+    // instead of signing with a sealed value.
+    R"sql(
+SELECT 1;
+)sql",
+    // 8: a webhook's health (domain/health.h): failing since when, failed
     // attempts in a row, probes, when the next probe may go, the last error.
     R"sql(
 ALTER TABLE webhooks ADD COLUMN failing_since INTEGER;
@@ -77,6 +112,9 @@ ALTER TABLE webhooks ADD COLUMN next_probe_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE webhooks ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
 )sql",
 };
+
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,
+              "a migration added: raise kSchemaVersion (store/schema_version.h)");
 
 }  // namespace
 

@@ -19,13 +19,17 @@
 #include <unordered_set>
 
 #include "common/ids.h"
+#include "store/secret_keys.h"
 #include "store/sqlite_catalog.h"
+#include "store/sqlite_contacts.h"
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_claim.h"
 #include "store/sqlite_db.h"
+#include "store/sqlite_portal.h"
 #include "store/sqlite_retention.h"
 #include "store/sqlite_rows.h"
 #include "store/sqlite_schema.h"
+#include "store/sqlite_secrets.h"
 
 namespace growhook {
 namespace {
@@ -66,8 +70,15 @@ class Tx {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, int lock_fd, std::unique_ptr<Db> writer)
-      : path_(std::move(path)), lock_fd_(lock_fd), writer_(std::move(writer)) {}
+  SqliteStore(std::string path, int lock_fd, std::unique_ptr<Db> writer, std::shared_ptr<const SecretBox> secrets,
+              int64_t busy_timeout_ms)
+      : path_(std::move(path)),
+        busy_timeout_ms_(busy_timeout_ms),
+        lock_fd_(lock_fd),
+        secrets_(std::move(secrets)),
+        writer_(std::move(writer)) {
+    writer_->set_secrets(secrets_.get());
+  }
   ~SqliteStore() override {
     checkpointer_.reset();  // before the writer it hooks
     readers_.clear();
@@ -75,9 +86,18 @@ class SqliteStore final : public Store {
     if (lock_fd_ >= 0) ::close(lock_fd_);
   }
 
+  // The schema, then the secrets: values still in clear (a store written
+  // before schema 7) are sealed, and every sealed one must open with the
+  // keys given, or the start stops naming the webhook and the key.
   Status migrate() {
     std::lock_guard lock(write_mu_);
-    return apply_sqlite_migrations(*writer_);
+    GH_RETURN_IF_ERROR(apply_sqlite_migrations(*writer_));
+    for (ResealPage page; ;) {
+      auto next = sqlite::reseal_page(*writer_, page.last_id, 500, /*reseal=*/false);
+      if (!next.ok()) return next.error();
+      if (next->examined < 500) return ok_status();
+      page = std::move(*next);
+    }
   }
 
   // Checkpoints from now on run on a thread of their own (see
@@ -167,7 +187,20 @@ class SqliteStore final : public Store {
       for (size_t i = 0; i < requests.size(); ++i) out.emplace_back(s.error());
       return out;
     }
-    for (const auto& req : requests) out.push_back(append_one(db, req));
+    for (const auto& req : requests) {
+      out.push_back(append_one(db, req));
+      if (sqlite3_get_autocommit(db.raw()) != 0) {
+        // SQLite rolled the whole transaction back (a full disk or an I/O
+        // error in the middle of a statement): nothing of the group is
+        // stored, and the requests after it must not run outside it.
+        const Error e = out.back().ok() ? Error::unavailable("SQLite rolled the transaction back")
+                                        : out.back().error();
+        known_accounts_.clear();
+        out.clear();
+        for (size_t i = 0; i < requests.size(); ++i) out.emplace_back(e);
+        return out;
+      }
+    }
     if (auto s = tx.commit(); !s.ok()) {
       known_accounts_.clear();  // heads may have been rolled back
       out.clear();
@@ -258,6 +291,42 @@ class SqliteStore final : public Store {
     return write_result([&](Db& db) { return sqlite::retry_failed(db, account_id, webhook_id, now_ms); });
   }
 
+  // ---- contacts (sqlite_contacts.cc) ----
+  Result<std::vector<StoredEvent>> find_contact_events(const std::string& account_id,
+                                                       const ContactQuery& query) override {
+    return read([&](Db& db) { return sqlite::find_contact_events(db, account_id, query); });
+  }
+
+  Result<StoredEvent> get_event(const std::string& account_id, const std::string& event_id) override {
+    return read([&](Db& db) { return sqlite::get_event(db, account_id, event_id); });
+  }
+
+  // ---- portal sessions (sqlite_portal.cc) ----
+  Status create_portal_session(const PortalSession& p) override {
+    return write([&](Db& db) { return sqlite::create_portal_session(db, p); });
+  }
+
+  Result<PortalGrant> redeem_portal_link(const std::string& link_hash, const std::string& token_hash,
+                                         int64_t now_ms) override {
+    return write_result([&](Db& db) { return sqlite::redeem_portal_link(db, link_hash, token_hash, now_ms); });
+  }
+
+  Result<PortalGrant> portal_session_by_token(const std::string& token_hash, int64_t now_ms) override {
+    return read([&](Db& db) { return sqlite::portal_session_by_token(db, token_hash, now_ms); });
+  }
+
+  Status end_portal_session(const std::string& token_hash, int64_t now_ms) override {
+    return write([&](Db& db) { return sqlite::end_portal_session(db, token_hash, now_ms); });
+  }
+
+  Result<int> end_portal_sessions(const std::string& account_id, int64_t now_ms) override {
+    return write_result([&](Db& db) { return sqlite::end_portal_sessions(db, account_id, now_ms); });
+  }
+
+  Result<int> prune_portal_sessions(int64_t now_ms, int limit) override {
+    return write_result([&](Db& db) { return sqlite::prune_portal_sessions(db, now_ms, limit); });
+  }
+
   // ---- maintenance ----
   Result<int> prune(int64_t delivered_before_ms, int64_t failed_before_ms, int limit) override {
     return write_result([&](Db& db) { return sqlite::prune(db, delivered_before_ms, failed_before_ms, limit); });
@@ -334,8 +403,9 @@ class SqliteStore final : public Store {
         return Reader(this, std::move(db));
       }
     }
-    auto db = Db::open(path_, /*read_only=*/false);
+    auto db = Db::open(path_, /*read_only=*/false, busy_timeout_ms_);
     if (!db.ok()) return db.error();
+    (*db)->set_secrets(secrets_.get());
     return Reader(this, std::move(*db));
   }
 
@@ -423,13 +493,13 @@ class SqliteStore final : public Store {
     AppendOutcome out;
     out.ids.reserve(req.events.size());
     GH_STMT(ins, db,
-            "INSERT INTO events(seq, account_id, id, type, occurred_at, created_at, body) "
-            "VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT(account_id, id) DO NOTHING");
+            "INSERT INTO events(seq, account_id, id, type, occurred_at, created_at, body, msisdn, email) "
+            "VALUES($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, '')) ON CONFLICT(account_id, id) DO NOTHING");
     for (const auto& e : req.events) {
       auto seq = take_seq(db);
       if (!seq.ok()) return seq.error();
       ins->bind(1, *seq).bind(2, req.account_id).bind(3, e.id).bind(4, static_cast<int>(e.type));
-      ins->bind(5, e.occurred_at_ms).bind(6, req.now_ms).bind(7, e.message_json);
+      ins->bind(5, e.occurred_at_ms).bind(6, req.now_ms).bind(7, e.message_json).bind(8, e.msisdn).bind(9, e.email);
       int rc = ins->step();
       if (rc != SQLITE_DONE) return db.error(rc, "insert event");
       out.stored += static_cast<int>(db.changes());
@@ -445,7 +515,9 @@ class SqliteStore final : public Store {
   }
 
   std::string path_;
+  int64_t busy_timeout_ms_;
   int lock_fd_;
+  std::shared_ptr<const SecretBox> secrets_;  // before the connections that use it
   std::mutex write_mu_;
   std::unique_ptr<Db> writer_;
   std::unordered_set<std::string> known_accounts_;  // guarded by write_mu_
@@ -456,7 +528,8 @@ class SqliteStore final : public Store {
 };
 
 // The database holds the webhooks' signing secrets and their receivers'
-// credentials in clear: only the service's user may read it. A data folder
+// credentials, sealed, and the folder holds the key that opens them
+// (secrets.key): only the service's user may read either. A data folder
 // created here is 0700; the database is created 0600 (and an older one
 // tightened), and SQLite gives its -wal and -shm files the database's mode.
 void restrict_to_owner(const std::string& data_dir, bool folder_created) {
@@ -478,7 +551,8 @@ void restrict_to_owner(const std::string& data_dir, bool folder_created) {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir) {
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir, const std::string& secrets_keys,
+                                                 const DbLimits& limits) {
   std::error_code ec;
   const bool folder_created = std::filesystem::create_directories(data_dir, ec);
   if (ec) return Error::unavailable("cannot create data folder " + data_dir + ": " + ec.message());
@@ -491,13 +565,18 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir) {
                            " is in use by another growhook process; stop it or choose another --data-dir");
   }
   restrict_to_owner(data_dir, folder_created);
+  auto secrets = sqlite_secret_keys(secrets_keys, data_dir, /*create=*/true);
+  if (!secrets.ok()) {
+    ::close(fd);
+    return secrets.error();
+  }
   std::string path = data_dir + "/growhook.db";
-  auto db = sqlite::Db::open(path, false);
+  auto db = sqlite::Db::open(path, false, limits.timeout_ms);
   if (!db.ok()) {
     ::close(fd);
     return db.error();
   }
-  auto store = std::make_unique<SqliteStore>(path, fd, std::move(*db));
+  auto store = std::make_unique<SqliteStore>(path, fd, std::move(*db), std::move(*secrets), limits.timeout_ms);
   if (auto s = store->migrate(); !s.ok()) return s.error();
   if (auto s = store->start_checkpointer(); !s.ok()) return s.error();
   return std::unique_ptr<Store>(std::move(store));

@@ -8,13 +8,19 @@
 #include <string>
 
 #include "common/result.h"
+#include "store/db_limits.h"
 #include "store/store.h"
 
 namespace growhook {
 
 // Opens or creates data_dir/growhook.db and applies pending migrations.
 // Fails when another process holds the data folder. (One node owns it: no
-// WorkNotifier.)
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir);
+// WorkNotifier.) secrets_keys: GROWHOOK_SECRETS_KEYS, or "" for the data
+// folder's key file (store/secret_keys.h); the webhooks' secrets are
+// sealed with them, and a store whose secrets they do not open is refused.
+// A statement waits for SQLite's lock at most limits' bound (--db-timeout),
+// then fails with kUnavailable.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir, const std::string& secrets_keys = {},
+                                                 const DbLimits& limits = {});
 
 }  // namespace growhook

@@ -13,6 +13,7 @@
 #include "store/migration_plan.h"
 #include "store/pg_conn.h"
 #include "store/pg_schema.h"
+#include "store/secret_keys.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
@@ -221,7 +222,7 @@ Result<int> prepare_database(pg::Conn& c) {
 
 // Every table in one transaction.
 Status copy_all(sqlite3* src, pg::Conn& dst, bool with_history, MigrateSummary& out) {
-  if (auto s = dst.exec_simple("SET statement_timeout = 0"); !s.ok()) return s;
+  if (auto s = dst.set_limits(DbLimits{0}); !s.ok()) return s;
   if (auto s = dst.exec_simple("BEGIN"); !s.ok()) return s;
   auto rollback = [&](Error e) -> Status {
     (void)dst.make_idle();
@@ -255,7 +256,7 @@ Result<MigrateSummary> migrate_sqlite_to_postgres(const MigrateOptions& o) {
   }
   // The data folder's lock, held to the end: no node can start on it
   // meanwhile. Its schema is brought up to this binary's, as serve would.
-  auto store = open_sqlite_store(o.data_dir);
+  auto store = open_sqlite_store(o.data_dir, o.secrets_keys);
   if (!store.ok()) {
     if (store.error().code == ErrorCode::kConflict) {
       return Error::conflict("stop growhook serve first (migrate moves a stopped store): " + store.error().message);
@@ -272,6 +273,7 @@ Result<MigrateSummary> migrate_sqlite_to_postgres(const MigrateOptions& o) {
 
   MigrateSummary out;
   out.database = describe_database(o.database_url);
+  if (o.secrets_keys.empty()) out.key_file = o.data_dir + "/" + kSecretsKeyFile;
   auto conn = pg::Conn::connect(o.database_url);
   if (!conn.ok()) return conn.error();
   auto pg_version = prepare_database(**conn);

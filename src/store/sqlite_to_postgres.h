@@ -32,6 +32,11 @@ struct MigrateOptions {
   std::string data_dir;
   std::string database_url;   // postgresql:// or postgres://
   bool with_history = false;  // delivered batches, their attempts and every event too
+  // GROWHOOK_SECRETS_KEYS, or "" for the data folder's key file. Secrets
+  // are carried sealed as they are (their associated data is the webhook's
+  // id, the same in both stores): the PostgreSQL nodes need the keys that
+  // open them, which migrate checks it holds before it copies anything.
+  std::string secrets_keys;
 };
 
 struct MigratedTable {
@@ -42,6 +47,7 @@ struct MigratedTable {
 struct MigrateSummary {
   std::vector<MigratedTable> tables;  // in the plan's order
   int schema_version = 0;             // of both stores
+  std::string key_file;               // the key file the secrets are sealed with; "" for GROWHOOK_SECRETS_KEYS
   std::string database;               // host, port and database name, for messages
   int64_t ms = 0;
 };

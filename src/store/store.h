@@ -8,7 +8,9 @@
 //   accounts.h     Accounts     the API: accounts and keys
 //   webhooks.h     Webhooks     the API: webhooks
 //   batches.h      Batches      the API: batches, manual retries
+//   contacts.h     Contacts     the API: a contact's events, where each went
 //   maintenance.h  Maintenance  retention, /metrics, /readyz, settings
+//   portal_sessions.h PortalSessions  the API: the page's sign-ins minted by the platform
 //
 // Rules for every method of every role:
 // - Thread-safe and synchronous. A write has committed when it returns
@@ -27,8 +29,10 @@
 
 #include "store/accounts.h"
 #include "store/batches.h"
+#include "store/contacts.h"
 #include "store/event_log.h"
 #include "store/maintenance.h"
+#include "store/portal_sessions.h"
 #include "store/webhooks.h"
 #include "store/work_queue.h"
 
@@ -39,7 +43,9 @@ class Store : public EventLog,
               public Accounts,
               public Webhooks,
               public Batches,
-              public Maintenance {};
+              public Contacts,
+              public Maintenance,
+              public PortalSessions {};
 
 // What a store's factory hands back: the store, and the notifier that wakes
 // this node when another one committed work (null for a single-node store).

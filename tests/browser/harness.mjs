@@ -49,14 +49,15 @@ export async function waitUntil(check, what, { timeoutMs = 20000, intervalMs = 1
 
 // ---- the server -------------------------------------------------------------
 
-export async function startServer() {
+// extraArgs: more `serve` flags (e.g. ['--frame-ancestors', origin]).
+export async function startServer(extraArgs = []) {
   if (!fs.existsSync(BIN)) {
     throw new Error(`no growhook binary at ${BIN}: build it first (cmake --build build --target growhook) or set GROWHOOK_BIN`);
   }
   const platformToken = `pt_${crypto.randomBytes(18).toString('hex')}`;
   const dataDir = tempDir('growhook-page-data-');
   const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir,
-    '--allow-targets', '127.0.0.0/8', '--retry-delays', '1s,1s,1s'], {
+    '--allow-targets', '127.0.0.0/8', '--retry-delays', '1s,1s,1s', ...extraArgs], {
     env: { ...process.env, GROWHOOK_PLATFORM_TOKEN: platformToken },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -139,6 +140,23 @@ export function verifySignature(message, secret) {
     'webhook-timestamp': message.headers['webhook-timestamp'],
     'webhook-signature': message.headers['webhook-signature'],
   });
+}
+
+// A loopback page that shows `src` in an iframe, as the platform's app would:
+// http://localhost:PORT, another origin than growhook's http://127.0.0.1:….
+// Set `host.src` before opening host.url.
+export async function startFrameHost() {
+  const host = { src: 'about:blank' };
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>Grow</title><h1>Grow · Integrations</h1>
+<iframe id="growhook" title="Webhooks" src="${host.src.replace(/"/g, '&quot;')}" width="1100" height="700"></iframe>`);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  host.origin = `http://localhost:${server.address().port}`;
+  host.url = `${host.origin}/`;
+  cleanups.push(() => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }));
+  return host;
 }
 
 // ---- the browser ------------------------------------------------------------

@@ -4,8 +4,10 @@
 // disable/enable, secret show/rotate, failed batch → Retry → delivered,
 // Retry all failed, 410 Gone → disabled with its reason, keyboard use, delete,
 // 100 rows, sign out. Needs /usr/bin/chromium (or CHROMIUM_PATH) and
-// `npm ci` at the repository root. Screenshots go to docs/screenshots/
-// (to a temp folder when CI is set, or to GROWHOOK_SCREENSHOT_DIR).
+// `npm ci` at the repository root. Screenshots are taken only when
+// GROWHOOK_SCREENSHOT_DIR names a folder: refresh the README's with
+// GROWHOOK_SCREENSHOT_DIR=docs/screenshots node --test tests/browser/
+// (a test run no longer rewrites the committed images).
 //
 // Run: node --test tests/browser/   (GROWHOOK_BIN=build/growhook by default)
 
@@ -17,8 +19,7 @@ import {
   ROOT, startServer, startReceiver, startBrowser, stopAll, tempDir, verifySignature, waitUntil,
 } from './harness.mjs';
 
-const SHOT_DIR = process.env.GROWHOOK_SCREENSHOT_DIR
-  || (process.env.CI ? null : path.join(ROOT, 'docs/screenshots'));
+const SHOT_DIR = process.env.GROWHOOK_SCREENSHOT_DIR || null;
 const SAMPLE_KEYS = ['msisdn', 'profileCreatedAt', 'source', 'source_value', 'eshop_opt_in', 'last_eshop_opt_in_date',
   'ecom_email', 'ecom_signups_count', 'ecom_device_type', 'ecom_browser_name', 'ecom_locale', 'ecom_timezone',
   'ecom_os_name', 'ecom_signup_domain', 'ecom_signup_path', 'ecom_signup_referrer_url', 'last_order_date',

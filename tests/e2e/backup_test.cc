@@ -122,6 +122,13 @@ TEST_F(BackupTest, ACopyTakenUnderLoadHoldsEveryEventAcknowledgedBeforeItAndOpen
   const std::string restored = dir_ + "/restored";
   std::filesystem::create_directories(restored);
   std::filesystem::copy_file(copy, restored + "/growhook.db");
+  // The copy alone opens nothing: its secrets are sealed with the key file, which stays in the data folder.
+  auto keyless = run_command({GROWHOOK_BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", restored},
+                             {{"GROWHOOK_PLATFORM_TOKEN", kPlatformToken}});
+  EXPECT_NE(keyless.exit_code, 0) << keyless.output;
+  EXPECT_NE(keyless.output.find("which GROWHOOK_SECRETS_KEYS does not hold"), std::string::npos) << keyless.output;
+  std::filesystem::copy_file(src.data_dir() + "/secrets.key", restored + "/secrets.key",
+                             std::filesystem::copy_options::overwrite_existing);
   Server node({}, restored);
   auto hooks = node.account(key, "GET", "/v1/webhooks");
   ASSERT_EQ(hooks.status, 200) << hooks.body;

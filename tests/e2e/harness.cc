@@ -331,6 +331,7 @@ void Server::start() {
     close(pipefd[0]);
     close(pipefd[1]);
     setenv("GROWHOOK_PLATFORM_TOKEN", kPlatformToken, 1);
+    if (!database_url_.empty() || has("--database")) setenv("GROWHOOK_SECRETS_KEYS", kTestSecretsKeys, 1);
     for (const auto& [k, v] : env_) {
       if (v.empty()) unsetenv(k.c_str());
       else setenv(k.c_str(), v.c_str(), 1);
@@ -839,6 +840,27 @@ long rss_kib(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
   }
   return -1;
+}
+
+void expect_standardwebhooks_verifies(const std::vector<Signed>& messages) {
+  const std::string root = GROWHOOK_SOURCE_DIR;
+  ASSERT_TRUE(std::filesystem::exists(root + "/node_modules/standardwebhooks"))
+      << "the npm package standardwebhooks is missing: run scripts/setup.sh --test (npm ci)";
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& m : messages) {
+    list.push_back({{"secret", m.secret},
+                    {"body", m.request.body},
+                    {"headers",
+                     {{"webhook-id", m.request.headers.at("webhook-id")},
+                      {"webhook-timestamp", m.request.headers.at("webhook-timestamp")},
+                      {"webhook-signature", m.request.headers.at("webhook-signature")}}}});
+  }
+  std::string file = std::filesystem::temp_directory_path() / ("growhook-verify-" + std::to_string(getpid()) + ".json");
+  std::ofstream(file) << list.dump();
+  auto r = run_command({"/usr/bin/env", "node", root + "/tests/e2e/verify_signatures.mjs", file});
+  std::filesystem::remove(file);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(std::to_string(messages.size()) + " verified, 0 refused"), std::string::npos) << r.output;
 }
 
 }  // namespace e2e

@@ -33,6 +33,9 @@
 namespace e2e {
 
 inline const char* kPlatformToken = "test-platform-token-0123456789";
+// GROWHOOK_SECRETS_KEYS of every PostgreSQL node (SQLite nodes use their
+// data folder's key file unless a test sets the variable).
+inline const char* kTestSecretsKeys = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 struct HttpResult {
   int status = 0;
@@ -311,5 +314,14 @@ std::set<std::string> event_ids_in(const std::vector<ReceivedRequest>& requests)
 
 // A valid event body with the given msisdn (and optional id).
 std::string event_body(int64_t msisdn, const std::string& id = "", const std::string& type = "contact.subscribed");
+
+// A delivery and the secret it must verify with.
+struct Signed {
+  std::string secret;
+  ReceivedRequest request;
+};
+// Every message verified with the npm `standardwebhooks` package (node,
+// tests/e2e/verify_signatures.mjs), each with its secret over its raw body.
+void expect_standardwebhooks_verifies(const std::vector<Signed>& messages);
 
 }  // namespace e2e

@@ -34,31 +34,13 @@ class MigrateTest : public ::testing::Test {
   }
 };
 
-struct Signed {
-  std::string secret;
-  ReceivedRequest request;
-};
-
-// Every message verified with standardwebhooks (node), each with its secret.
-void expect_standardwebhooks_verifies(const std::vector<Signed>& messages) {
-  const std::string root = GROWHOOK_SOURCE_DIR;
-  ASSERT_TRUE(std::filesystem::exists(root + "/node_modules/standardwebhooks"))
-      << "the npm package standardwebhooks is missing: run scripts/setup.sh --test (npm ci)";
-  json list = json::array();
-  for (const auto& m : messages) {
-    list.push_back({{"secret", m.secret},
-                    {"body", m.request.body},
-                    {"headers",
-                     {{"webhook-id", m.request.headers.at("webhook-id")},
-                      {"webhook-timestamp", m.request.headers.at("webhook-timestamp")},
-                      {"webhook-signature", m.request.headers.at("webhook-signature")}}}});
-  }
-  std::string file = std::filesystem::temp_directory_path() / ("growhook-verify-" + std::to_string(getpid()) + ".json");
-  std::ofstream(file) << list.dump();
-  auto r = run_command({"/usr/bin/env", "node", root + "/tests/e2e/verify_signatures.mjs", file});
-  std::filesystem::remove(file);
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find(std::to_string(messages.size()) + " verified, 0 refused"), std::string::npos) << r.output;
+// The SQLite folder's generated key, as an operator copies it to the PostgreSQL nodes.
+std::string read_key_file(const std::string& data_dir) {
+  std::ifstream in(data_dir + "/secrets.key");
+  std::string key;
+  std::getline(in, key);
+  EXPECT_FALSE(key.empty()) << "no key file in " << data_dir;
+  return key;
 }
 
 std::set<std::string> ids_of(const json& batches) {
@@ -124,6 +106,11 @@ TEST_F(MigrateTest, APostgresNodeDeliversTheMovedStoresPendingWorkSignedWithTheS
   PgDatabase db(test_pg_cluster_url());
   auto moved = run_command({GROWHOOK_BINARY, "migrate", "--data-dir", src->data_dir(), "--database", db.url()});
   ASSERT_EQ(moved.exit_code, 0) << moved.output;
+  // The secrets travel sealed: the PostgreSQL nodes get the SQLite folder's key, as migrate says.
+  EXPECT_NE(moved.output.find("GROWHOOK_SECRETS_KEYS=\"$(cat " + src->data_dir() + "/secrets.key)\""),
+            std::string::npos)
+      << moved.output;
+  const std::map<std::string, std::string> keys = {{"GROWHOOK_SECRETS_KEYS", read_key_file(src->data_dir())}};
   auto again = run_command({GROWHOOK_BINARY, "migrate", "--data-dir", src->data_dir(), "--database", db.url()});
   EXPECT_EQ(again.exit_code, 2) << again.output;
   EXPECT_NE(again.output.find("not empty"), std::string::npos) << again.output;
@@ -144,7 +131,8 @@ TEST_F(MigrateTest, APostgresNodeDeliversTheMovedStoresPendingWorkSignedWithTheS
   for (Receiver* rx : {&failing, &retrying, &hanging}) rx->set_status(200);
   hanging.set_handler([](const ReceivedRequest&) { return Reply{}; });
   const size_t h_before = hanging.count(), f_before = failing.count(), d_before = healthy.count();
-  Server pg(std::vector<std::string>{"--database", db.url(), "--node-id", "pg-1", "--retry-delays", "200ms,200ms"});
+  Server pg(std::vector<std::string>{"--database", db.url(), "--node-id", "pg-1", "--retry-delays", "200ms,200ms"},
+            "", keys);
   EXPECT_EQ(pg.account(key, "GET", "/v1/account").status, 200) << "the API key was not carried";
 
   // Pending: the batch in flight at the stop (same id) and the events never cut.
@@ -210,7 +198,8 @@ TEST_F(MigrateTest, WithHistoryTheDeliveredBatchesComeAlong) {
   auto moved = run_command(
       {GROWHOOK_BINARY, "migrate", "--data-dir", src.data_dir(), "--database", db.url(), "--with-history"});
   ASSERT_EQ(moved.exit_code, 0) << moved.output;
-  Server pg(std::vector<std::string>{"--database", db.url(), "--node-id", "pg-h"});
+  Server pg(std::vector<std::string>{"--database", db.url(), "--node-id", "pg-h"}, "",
+            {{"GROWHOOK_SECRETS_KEYS", read_key_file(src.data_dir())}});
   auto now = webhook_batches(pg, key, d.id, "delivered");
   EXPECT_EQ(ids_of(now), delivered);
   ASSERT_EQ(now.size(), 1u);

@@ -183,11 +183,12 @@ TEST(Security, ARedirectTowardsLoopbackIsNeverFollowed) {
 
 struct Route {
   std::string method;
-  std::string path;  // with {webhook} or {batch}
+  std::string path;  // with {webhook}, {batch} or {event}
   std::string body;
 };
 
-// Every account route of src/api/app.cc that names a webhook or a batch.
+// Every account route of src/api/app.cc that names a webhook, a batch or an
+// event.
 // The test below checks app.cc against this list, so a new route cannot be
 // added without joining the matrix.
 const std::vector<Route>& owned_routes() {
@@ -205,6 +206,7 @@ const std::vector<Route>& owned_routes() {
       {"POST", "/v1/webhooks/{webhook}/disable", ""},
       {"GET", "/v1/batches/{batch}", ""},
       {"POST", "/v1/batches/{batch}/retry", ""},
+      {"GET", "/v1/events/{event}", ""},
   };
   return routes;
 }
@@ -221,6 +223,9 @@ TEST(Security, TheIsolationMatrixCoversEveryRouteOfTheRouter) {
   // POST /v1/accounts/{id}/events is the platform's (B's API key gets 401,
   // checked below), not an account route.
   covered.insert("events");
+  // POST and DELETE /v1/accounts/{id}/portal-sessions are the platform's
+  // too (an API key gets 401: checked below and in portal_test.cc).
+  covered.insert("portal-sessions");
   // Sub-resources are dispatched as `action == "name"` and `p[3] == "name"`.
   std::regex action(R"re((?:action|p\[3\]) == "([a-z-]+)")re");
   for (auto it = std::sregex_iterator(app.begin(), app.end(), action); it != std::sregex_iterator(); ++it) {
@@ -228,7 +233,10 @@ TEST(Security, TheIsolationMatrixCoversEveryRouteOfTheRouter) {
   }
   // Top-level collections: p[1] == "name".
   std::regex top(R"re(p\[1\] == "([a-z-]+)")re");
-  const std::set<std::string> known = {"accounts", "account", "sample-event", "webhooks", "batches"};
+  // /v1/portal-session is the page's sign-in with a portal link and its
+  // sign-out: it names no webhook or batch (tests/e2e/portal_test.cc).
+  const std::set<std::string> known = {"accounts", "account", "sample-event", "webhooks", "batches",
+                                       "events", "portal-session"};
   for (auto it = std::sregex_iterator(app.begin(), app.end(), top); it != std::sregex_iterator(); ++it) {
     EXPECT_TRUE(known.count((*it)[1])) << "collection /v1/" << (*it)[1] << " is new: add it to the isolation test";
   }
@@ -242,7 +250,9 @@ TEST(Security, AnAccountGets404OnEveryRouteOfAnotherAccountsThings) {
   auto [b_id, b_key] = server.create_account("B");
   auto hook = server.account(a_key, "POST", "/v1/webhooks", json({{"name", "A's"}, {"url", rx.url()}}).dump()).json();
   const std::string wid = hook["id"], secret = hook["secret"];
-  ASSERT_EQ(server.platform("POST", "/v1/accounts/" + a_id + "/events", event_body(1)).status, 202);
+  auto ingested = server.platform("POST", "/v1/accounts/" + a_id + "/events", event_body(1));
+  ASSERT_EQ(ingested.status, 202);
+  const std::string eid = ingested.json()["ids"][0];
   json failed;
   ASSERT_TRUE(eventually([&] {
     failed = server.account(a_key, "GET", "/v1/webhooks/" + wid + "/batches?state=failed").json();
@@ -256,6 +266,7 @@ TEST(Security, AnAccountGets404OnEveryRouteOfAnotherAccountsThings) {
   for (const auto& route : owned_routes()) {
     std::string path = std::regex_replace(route.path, std::regex("\\{webhook\\}"), wid);
     path = std::regex_replace(path, std::regex("\\{batch\\}"), bid);
+    path = std::regex_replace(path, std::regex("\\{event\\}"), eid);
     auto r = server.account(b_key, route.method, path, route.body);
     EXPECT_EQ(r.status, 404) << route.method << " " << route.path << " → " << r.body;
     EXPECT_EQ(r.body.find(secret), std::string::npos) << route.method << " " << route.path;
@@ -265,8 +276,11 @@ TEST(Security, AnAccountGets404OnEveryRouteOfAnotherAccountsThings) {
   ASSERT_EQ(list["data"].size(), 1u);
   EXPECT_NE(list["data"][0]["id"], wid);
   EXPECT_EQ(server.account(b_key, "GET", "/v1/account").json()["id"], b_id);
+  EXPECT_TRUE(server.account(b_key, "GET", "/v1/events?msisdn=1").json()["data"].empty()) << "A's contact";
+  EXPECT_EQ(server.account(a_key, "GET", "/v1/events?msisdn=1").json()["data"].size(), 1u);
   EXPECT_EQ(server.account(b_key, "POST", "/v1/accounts/" + a_id + "/events", event_body(2)).status, 401);
   EXPECT_EQ(server.account(a_key, "POST", "/v1/accounts", R"({"name":"C"})").status, 401);
+  EXPECT_EQ(server.account(b_key, "POST", "/v1/accounts/" + a_id + "/portal-sessions", "{}").status, 401);
 
   // Nothing of A's changed: same name, enabled, same secret, batch still failed.
   auto after = server.account(a_key, "GET", "/v1/webhooks/" + wid).json();
@@ -470,7 +484,7 @@ TEST(Security, TheDataFolderAndItsDatabaseAreReadableByTheServiceUserOnly) {
                   .status,
               201);
     EXPECT_EQ(mode(dir), 0700);
-    for (const char* f : {"/growhook.db", "/growhook.db-wal", "/growhook.db-shm"}) {
+    for (const char* f : {"/growhook.db", "/growhook.db-wal", "/growhook.db-shm", "/secrets.key"}) {
       EXPECT_EQ(mode(dir + f), 0600) << f;
     }
     server.stop();
