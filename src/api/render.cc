@@ -49,7 +49,8 @@ nlohmann::json webhook_json(const Webhook& w, const WebhookStats* stats) {
     j["stats"] = {{"last_delivery_at", stats->last_delivery_at_ms ? timestamp_json(*stats->last_delivery_at_ms)
                                                                    : nlohmann::json(nullptr)},
                   {"failed_batches", stats->failed_batches},
-                  {"pending_batches", stats->pending_batches}};
+                  {"pending_batches", stats->pending_batches},
+                  {"events_waiting", stats->events_waiting}};
   }
   return j;
 }

@@ -61,7 +61,11 @@ struct WebhookStats {
   std::optional<int64_t> last_delivery_at_ms;
   int64_t failed_batches = 0;
   int64_t pending_batches = 0;
+  // Events it has not got yet: in its pending batches, and those of its
+  // types after its position (counted up to kWaitingCountCap of those).
+  int64_t events_waiting = 0;
 };
+inline constexpr int64_t kWaitingCountCap = 100'000;
 
 enum class BatchState { kPending, kDelivered, kFailed };
 std::string_view to_string(BatchState s);

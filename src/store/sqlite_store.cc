@@ -25,6 +25,7 @@
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_claim.h"
 #include "store/sqlite_db.h"
+#include "store/sqlite_backlog.h"
 #include "store/sqlite_portal.h"
 #include "store/sqlite_retention.h"
 #include "store/sqlite_rows.h"
@@ -299,6 +300,16 @@ class SqliteStore final : public Store {
 
   Result<StoredEvent> get_event(const std::string& account_id, const std::string& event_id) override {
     return read([&](Db& db) { return sqlite::get_event(db, account_id, event_id); });
+  }
+
+  // ---- backlog (sqlite_backlog.cc) ----
+  Result<Enabled> enable_webhook(const std::string& account_id, const std::string& id, bool from_head,
+                                 int64_t now_ms) override {
+    return write_result([&](Db& db) { return sqlite::enable_webhook(db, account_id, id, from_head, now_ms); });
+  }
+
+  Result<Recovered> recover(const std::string& account_id, const std::string& id, const RecoverRequest& req) override {
+    return write_result([&](Db& db) { return sqlite::recover(db, account_id, id, req); });
   }
 
   // ---- portal sessions (sqlite_portal.cc) ----
