@@ -76,6 +76,11 @@ void add_timing_flags(CLI::App* serve, growhook::ServeConfig& c) {
                 "timeout + 30s)");
   duration_flag(serve, "--retry-after-cap", &c.retry_after_cap_ms, "GROWHOOK_RETRY_AFTER_CAP",
                 "Longest Retry-After (on 429/503) that is honoured (default 1h)");
+  duration_flag(serve, "--disable-after", &c.disable_after_ms, "GROWHOOK_DISABLE_AFTER",
+                "A webhook whose receiver keeps failing this long is disabled (default 5d)");
+  duration_flag(serve, "--probe-max-interval", &c.probe_max_interval_ms, "GROWHOOK_PROBE_MAX_INTERVAL",
+                "Longest wait between two tries of a failing webhook, whose backlog waits meanwhile "
+                "(default 5m)");
   duration_flag(serve, "--retention-delivered", &c.retention_delivered_ms, "GROWHOOK_RETENTION_DELIVERED",
                 "How long delivered batches are kept (default 7d)");
   duration_flag(serve, "--retention-failed", &c.retention_failed_ms, "GROWHOOK_RETENTION_FAILED",

@@ -129,6 +129,8 @@ export const api = {
   getBatch: (id) => request('GET', `/v1/batches/${enc(id)}`),
   retryBatch: (id) => request('POST', `/v1/batches/${enc(id)}/retry`),
   retryFailed: (id) => request('POST', `/v1/webhooks/${enc(id)}/retry-failed`),
+  enableWebhook: (id, resume) => request('POST', `/v1/webhooks/${enc(id)}/enable`, { body: resume ? { resume } : {} }),
+  recoverWebhook: (id, since) => request('POST', `/v1/webhooks/${enc(id)}/recover`, { body: { since } }),
   findContact: ({ msisdn, email, cursor, limit = 20 }) =>
     request('GET', `/v1/events${query({ msisdn, email, limit, cursor })}`),
 };

@@ -5,7 +5,7 @@ import { api } from './api.js';
 import { h, clear, timeAgo, keepFocus, toast } from './dom.js';
 import { actionMenu, errorBox } from './ui.js';
 import { breadcrumbs } from './webhooks.js';
-import { webhookMenuItems, statusBadge, disabledReason } from './webhook-actions.js';
+import { webhookMenuItems, statusBadge, disabledReason, failingNote } from './webhook-actions.js';
 import { openWebhookForm } from './webhook-form.js';
 import { openTestDialog } from './test-connection.js';
 import { openBatchDialog, attemptSummary, stateBadge } from './batch-detail.js';
@@ -144,7 +144,8 @@ export function batchesView(main, { id, state }) {
           h('p', { class: 'stats-line' }, statusBadge(wh),
             h('span', {}, 'Last delivery: ', stats.last_delivery_at ? timeAgo(stats.last_delivery_at) : 'never'),
             h('span', {}, `Failed: ${failed}`), h('span', {}, `Pending: ${Number(stats.pending_batches || 0)}`)),
-          wh.disabled_reason ? h('p', { class: 'alert alert-warning disabled-reason' }, disabledReason(wh.disabled_reason)) : null),
+          wh.disabled_reason ? h('p', { class: 'alert alert-warning disabled-reason' }, disabledReason(wh.disabled_reason)) : null,
+          failingNote(wh) ? h('p', { class: 'alert alert-warning failing-note' }, failingNote(wh)) : null),
         h('div', { class: 'page-actions' }, test, retryAll,
           actionMenu(`Actions for ${wh.name}`, () => webhookMenuItems(wh, handlers), 'menu')));
     });

@@ -7,9 +7,27 @@ import { openDialog, confirmDialog, field, errorBox } from './ui.js';
 import { openTestDialog } from './test-connection.js';
 
 export function statusBadge(wh) {
+  if (wh.enabled && wh.failing_since) return h('span', { class: 'badge badge-danger' }, 'Failing');
   return wh.enabled
     ? h('span', { class: 'badge badge-ok' }, 'Enabled')
     : h('span', { class: 'badge badge-off' }, 'Disabled');
+}
+
+// "1,234 events wait" from the webhook's stats (counted up to 100,000).
+export function waitingText(wh) {
+  const n = Number((wh.stats && wh.stats.events_waiting) || 0);
+  if (n === 0) return '';
+  return n >= 100000 ? 'more than 100,000 events wait' : `${n.toLocaleString()} event${n === 1 ? ' waits' : 's wait'}`;
+}
+
+// While a webhook fails: since when, the last error, how many events wait for a probe to succeed.
+// While it is disabled: how many events wait for it to be enabled.
+export function failingNote(wh) {
+  const waiting = waitingText(wh);
+  if (!wh.enabled) return waiting ? `${waiting[0].toUpperCase()}${waiting.slice(1)} for it to be enabled again.` : null;
+  if (!wh.failing_since) return null;
+  return `Failing since ${formatTime(wh.failing_since)}${wh.last_error ? ` (${wh.last_error})` : ''}: ` +
+    `${waiting ? `${waiting}; ` : ''}new events wait and are sent by themselves once the receiver answers again.`;
 }
 
 // The service's reason for disabling, as one sentence ("Disabled at …: the endpoint answered 410 Gone").
@@ -24,7 +42,8 @@ export function webhookMenuItems(wh, handlers) {
     { label: 'Test connection', onSelect: (t) => openTestDialog(wh, t) },
     { label: 'Batches', onSelect: () => { location.hash = `#/webhooks/${encodeURIComponent(wh.id)}`; } },
     { label: 'Edit', onSelect: (t) => handlers.onEdit(t) },
-    { label: wh.enabled ? 'Disable' : 'Enable', onSelect: () => setEnabled(wh, !wh.enabled, handlers) },
+    { label: wh.enabled ? 'Disable' : 'Enable', onSelect: (t) => (wh.enabled ? setEnabled(wh, false, handlers) : enable(wh, handlers, t)) },
+    { label: 'Send events again…', onSelect: (t) => openRecoverDialog(wh, handlers, t) },
     '-',
     { label: 'Show secret', onSelect: (t) => openSecretDialog(wh, 'show', t) },
     { label: 'Rotate secret', onSelect: (t) => openSecretDialog(wh, 'rotate', t) },
@@ -43,6 +62,86 @@ async function setEnabled(wh, enabled, handlers) {
   } catch (err) {
     toast(`Could not ${enabled ? 'enable' : 'disable'} “${wh.name}”: ${err.message}`, 'error');
   }
+}
+
+// Enabling resumes where the webhook stopped: when events arrived while it
+// was disabled, the page says how many and asks whether to send them.
+async function enable(wh, handlers, returnFocus) {
+  let waiting = 0;
+  try {
+    const fresh = await api.getWebhook(wh.id);
+    waiting = (fresh.stats && fresh.stats.events_waiting) || 0;
+  } catch (err) {
+    toast(`Could not enable “${wh.name}”: ${err.message}`, 'error');
+    return;
+  }
+  let resume = '';
+  if (waiting > 0) {
+    resume = await new Promise((resolve) => {
+      let answer = null;
+      const d = openDialog({ title: 'Enable webhook', returnFocus, onClose: () => resolve(answer) });
+      const count = waiting >= 100000 ? 'More than 100,000 events' : `${waiting.toLocaleString()} event${waiting === 1 ? '' : 's'}`;
+      const send = h('button', { type: 'button', class: 'btn btn-primary' }, 'Send them');
+      const skip = h('button', { type: 'button', class: 'btn' }, 'Skip them');
+      const cancel = h('button', { type: 'button', class: 'btn' }, 'Cancel');
+      send.addEventListener('click', () => { answer = 'where_stopped'; d.close(); });
+      skip.addEventListener('click', () => { answer = 'now'; d.close(); });
+      cancel.addEventListener('click', () => d.close());
+      clear(d.body,
+        h('p', {}, `${count} arrived while “${wh.name}” was disabled and wait for it (as far as retention kept them).`),
+        h('p', {}, 'Send them first, or skip them and start with the events that arrive from now on?'),
+        h('div', { class: 'dialog-actions' }, cancel, skip, send));
+      send.focus();
+    });
+    if (resume === null) return;
+  }
+  try {
+    const r = await api.enableWebhook(wh.id, resume === 'now' ? 'now' : '');
+    toast(resume === 'now'
+      ? `“${wh.name}” is enabled; ${r.events_skipped} waiting event${r.events_skipped === 1 ? ' was' : 's were'} skipped.`
+      : `“${wh.name}” is enabled.${waiting > 0 ? ' The events that waited are being sent.' : ' New events are sent to it again.'}`,
+    'success');
+    handlers.onChanged();
+  } catch (err) {
+    toast(`Could not enable “${wh.name}”: ${err.message}`, 'error');
+  }
+}
+
+// "Send events again": every event since a time, as new batches (same ids).
+function openRecoverDialog(wh, handlers, returnFocus) {
+  const d = openDialog({ title: 'Send events again', returnFocus });
+  const start = new Date(Date.now() - 3600 * 1000);
+  const pad = (n) => String(n).padStart(2, '0');
+  const local = `${start.getFullYear()}-${pad(start.getMonth() + 1)}-${pad(start.getDate())}T${pad(start.getHours())}:${pad(start.getMinutes())}`;
+  const input = h('input', { type: 'datetime-local', id: 'recover-since', value: local, required: true });
+  const errors = errorBox();
+  const go = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Send again');
+  const cancel = h('button', { type: 'button', class: 'btn' }, 'Cancel');
+  cancel.addEventListener('click', () => d.close());
+  const form = h('form', { novalidate: true },
+    h('p', {}, `Every event “${wh.name}” already had since this time is sent to it again, in new batches with the same event ids. Receivers should treat an id they know as a repeat.`),
+    field('Since (your local time)', input, { hint: 'Events still kept by retention only.' }),
+    errors,
+    h('div', { class: 'dialog-actions' }, cancel, go));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const when = new Date(input.value);
+    if (!input.value || Number.isNaN(when.getTime())) { errors.show('Choose a date and a time.'); return; }
+    go.disabled = true;
+    try {
+      const r = await api.recoverWebhook(wh.id, when.toISOString());
+      d.close();
+      toast(r.events === 0
+        ? `No event of “${wh.name}” since ${formatTime(when.toISOString())} to send again.`
+        : `${r.events} event${r.events === 1 ? '' : 's'} will be sent to “${wh.name}” again.`, 'success');
+      handlers.onChanged();
+    } catch (err) {
+      errors.show(err.message);
+      go.disabled = false;
+    }
+  });
+  clear(d.body, form);
+  input.focus();
 }
 
 async function deleteWebhook(wh, handlers, returnFocus) {

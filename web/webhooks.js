@@ -5,7 +5,7 @@ import { api } from './api.js';
 import { h, clear, timeAgo, keepFocus, toast } from './dom.js';
 import { actionMenu, errorBox } from './ui.js';
 import { openWebhookForm } from './webhook-form.js';
-import { webhookMenuItems, statusBadge, disabledReason } from './webhook-actions.js';
+import { webhookMenuItems, statusBadge, disabledReason, failingNote } from './webhook-actions.js';
 
 const REFRESH_MS = 10000;
 const MAX_PAGES = 50;
@@ -132,7 +132,8 @@ export function webhooksView(main) {
         h('div', { class: 'muted small' }, eventsLabel(wh.event_types)))),
       h('td', { 'data-label': 'URL', class: 'cell-url' }, h('span', { class: 'url', title: wh.url }, wh.url)),
       h('td', { 'data-label': 'Status' }, statusBadge(wh),
-        wh.disabled_reason ? h('p', { class: 'reason disabled-reason' }, disabledReason(wh.disabled_reason)) : null),
+        wh.disabled_reason ? h('p', { class: 'reason disabled-reason' }, disabledReason(wh.disabled_reason)) : null,
+        failingNote(wh) ? h('p', { class: 'reason failing-note' }, failingNote(wh)) : null),
       h('td', { 'data-label': 'Last delivery' },
         stats.last_delivery_at ? timeAgo(stats.last_delivery_at) : h('span', { class: 'muted' }, 'Never')),
       h('td', { 'data-label': 'Failed batches' },

@@ -44,6 +44,7 @@ App::App(AppStores stores, GroupCommitter& committer, Transport& transport, cons
       batches_(stores.batches),
       maintenance_(stores.maintenance),
       contacts_(stores.contacts),
+      backlog_(stores.backlog),
       committer_(committer),
       transport_(transport),
       clock_(clock),
@@ -193,7 +194,8 @@ void App::route(Request& req, const Parts& p, Responder& respond) {
       if (action == "test") return test_webhook(a, id, req, std::move(respond));
       if (action == "rotate-secret") return respond(rotate_secret(a, id, req));
       if (action == "retry-failed") return respond(retry_failed(a, id));
-      if (action == "enable") return respond(set_enabled(a, id, true));
+      if (action == "enable") return respond(enable_webhook(a, id, req));
+      if (action == "recover") return respond(recover_webhook(a, id, req));
       if (action == "disable") return respond(set_enabled(a, id, false));
     }
   }

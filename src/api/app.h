@@ -35,6 +35,7 @@ struct AppOptions {
   bool serve_api = true;                // false on --role worker: only the ops routes
   std::string public_url = "http://127.0.0.1:8080";  // the base of portal links (--public-url)
   std::string frame_ancestors = "'none'";             // the page's CSP frame-ancestors (--frame-ancestors)
+  size_t max_batch_bytes = 1 << 20;  // the cap on a batch's bytes, as the delivery engine's (recover)
   // What /readyz says of the database without a call of its own: nullopt
   // when reachable, else why not (maintenance/db_health.h). Unset: /readyz
   // pings the store itself.
@@ -49,7 +50,8 @@ struct AppStores {
   Maintenance& maintenance;  // ops_routes: /readyz, /metrics
   Contacts& contacts;        // contact_routes
   PortalSessions& portal;    // portal_routes, app.cc (session tokens)
-  static AppStores of(Store& s) { return {s, s, s, s, s, s}; }
+  Backlog& backlog;          // webhook_routes: enable, recover
+  static AppStores of(Store& s) { return {s, s, s, s, s, s, s}; }
 };
 
 class App {
@@ -93,6 +95,8 @@ class App {
   Response get_webhook(const Account& a, const std::string& id);
   Response patch_webhook(const Account& a, const std::string& id, const Request& req);
   Response set_enabled(const Account& a, const std::string& id, bool enabled);
+  Response enable_webhook(const Account& a, const std::string& id, const Request& req);
+  Response recover_webhook(const Account& a, const std::string& id, const Request& req);
   Response delete_webhook(const Account& a, const std::string& id);
   Response get_secret(const Account& a, const std::string& id);
   Response rotate_secret(const Account& a, const std::string& id, const Request& req);
@@ -125,6 +129,7 @@ class App {
   Batches& batches_;
   Maintenance& maintenance_;
   Contacts& contacts_;
+  Backlog& backlog_;
   GroupCommitter& committer_;
   Transport& transport_;
   const Clock& clock_;

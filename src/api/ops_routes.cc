@@ -38,6 +38,10 @@ Response App::metrics() {
     gauge("growhook_retry_scheduled_batches", "Pending batches that failed an attempt of their cycle: waiting for a retry, or being retried.", c->retry_scheduled);
     gauge("growhook_failed_batches", "Failed batches kept for a manual retry.", c->failed_batches);
     gauge("growhook_pending_events", "Events not yet in a batch, summed over webhooks.", c->pending_events);
+    out += "# HELP growhook_webhooks Webhooks by health (failing: its backlog waits for a probe to succeed).\n"
+           "# TYPE growhook_webhooks gauge\n";
+    out += "growhook_webhooks{health=\"failing\"} " + std::to_string(c->failing_webhooks) + "\n";
+    out += "growhook_webhooks{health=\"disabled\"} " + std::to_string(c->disabled_webhooks) + "\n";
     gauge("growhook_ingest_queue", "Ingestion requests waiting for the group commit.",
           static_cast<int64_t>(committer_.queued()));
   });

@@ -38,11 +38,19 @@ nlohmann::json webhook_json(const Webhook& w, const WebhookStats* stats) {
                       {"created_at", timestamp_json(w.created_at_ms)},
                       {"updated_at", timestamp_json(w.updated_at_ms)}};
   if (!w.disabled_reason.empty()) j["disabled_reason"] = w.disabled_reason;
+  // Health (domain/health.h): null while healthy; while failing, the next
+  // probe and the last error.
+  j["failing_since"] = w.health.failing() ? timestamp_json(*w.health.failing_since_ms) : nlohmann::json(nullptr);
+  if (w.health.failing()) {
+    j["next_probe_at"] = timestamp_json(w.health.next_probe_at_ms);
+    j["last_error"] = w.health.last_error;
+  }
   if (stats) {
     j["stats"] = {{"last_delivery_at", stats->last_delivery_at_ms ? timestamp_json(*stats->last_delivery_at_ms)
                                                                    : nlohmann::json(nullptr)},
                   {"failed_batches", stats->failed_batches},
-                  {"pending_batches", stats->pending_batches}};
+                  {"pending_batches", stats->pending_batches},
+                  {"events_waiting", stats->events_waiting}};
   }
   return j;
 }

@@ -29,6 +29,10 @@ Response field_problem(const FieldErrors& errors) {
   return problem(400, detail, list);
 }
 
+// The most events one recover call sends again (the answer's "complete"
+// says whether that was all).
+constexpr int64_t kMaxRecoverEvents = 100'000;
+
 std::optional<json> parse_object(const Request& req, Response* error) {
   json body;
   try {
@@ -115,6 +119,8 @@ Response App::patch_webhook(const Account& a, const std::string& id, const Reque
   if (w->enabled && !was_enabled) w->disabled_reason.clear();
   w->updated_at_ms = clock_.now_ms();
   if (auto s = webhooks_.update_webhook(*w); !s.ok()) return problem_from(s.error());
+  // Enabled again: it resumes where it stopped (store/backlog.h).
+  if (w->enabled && !was_enabled && engine_) engine_->wake();
   return get_webhook(a, id);
 }
 
@@ -126,6 +132,71 @@ Response App::set_enabled(const Account& a, const std::string& id, bool enabled)
   w->updated_at_ms = clock_.now_ms();
   if (auto s = webhooks_.update_webhook(*w); !s.ok()) return problem_from(s.error());
   return get_webhook(a, id);
+}
+
+// POST /v1/webhooks/{id}/enable: resumes where it stopped, or with
+// {"resume": "now"} from the account's head (what arrived while it was
+// disabled is skipped, and counted).
+Response App::enable_webhook(const Account& a, const std::string& id, const Request& req) {
+  Response err;
+  auto body = parse_object(req, &err);
+  if (!body) return err;
+  for (auto& [k, v] : body->items()) {
+    if (k != "resume") return problem(400, "unknown field \"" + k + "\"; accepted: resume");
+  }
+  bool from_head = false;
+  if (body->contains("resume")) {
+    const json& r = (*body)["resume"];
+    if (!r.is_string() || (r != "now" && r != "where_stopped"))
+      return problem(400, "resume: must be \"now\" (skip what arrived while disabled) or \"where_stopped\" (the default)",
+                     json::array({{{"field", "resume"}, {"message", "must be \"now\" or \"where_stopped\""}}}));
+    from_head = r == "now";
+  }
+  auto done = backlog_.enable_webhook(a.id, id, from_head, clock_.now_ms());
+  if (!done.ok()) return problem_from(done.error());
+  spdlog::info("msg=\"webhook enabled\" account={} webhook={} resume={} events_skipped={}", a.id, id,
+               from_head ? "now" : "where_stopped", done->events_skipped);
+  if (engine_) engine_->wake();
+  Response r = get_webhook(a, id);
+  if (r.status == 200 && from_head) {
+    json j = json::parse(r.body);
+    j["events_skipped"] = done->events_skipped;
+    r = json_response(200, j);
+  }
+  return r;
+}
+
+// POST /v1/webhooks/{id}/recover {"since": TIMESTAMP}: every event of the
+// webhook's types ingested since then that it already had its turn at,
+// sent again as new batches (same event ids).
+Response App::recover_webhook(const Account& a, const std::string& id, const Request& req) {
+  Response err;
+  auto body = parse_object(req, &err);
+  if (!body) return err;
+  for (auto& [k, v] : body->items()) {
+    if (k != "since") return problem(400, "unknown field \"" + k + "\"; accepted: since");
+  }
+  const auto bad_since = [] {
+    return problem(400, "since: must be an RFC 3339 time such as \"2026-12-01T08:00:00Z\", not in the future",
+                   json::array({{{"field", "since"}, {"message", "must be an RFC 3339 time, not in the future"}}}));
+  };
+  if (!body->contains("since") || !(*body)["since"].is_string()) return bad_since();
+  auto since = parse_timestamp((*body)["since"].get<std::string>());
+  const int64_t now = clock_.now_ms();
+  if (!since || *since > now) return bad_since();
+  RecoverRequest rr;
+  rr.since_ms = *since;
+  rr.max_events = kMaxRecoverEvents;
+  rr.max_batch_bytes = options_.max_batch_bytes;
+  rr.now_ms = now;
+  auto done = backlog_.recover(a.id, id, rr);
+  if (!done.ok()) return problem_from(done.error());
+  spdlog::info("msg=\"webhook recovered\" account={} webhook={} since={} events={} batches={}", a.id, id,
+               format_timestamp(*since), done->events, done->batches);
+  if (engine_ && done->batches > 0) engine_->wake();
+  return json_response(202, {{"events", done->events},
+                             {"batches", done->batches},
+                             {"complete", done->events < kMaxRecoverEvents}});
 }
 
 Response App::delete_webhook(const Account& a, const std::string& id) {

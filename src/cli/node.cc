@@ -64,6 +64,10 @@ DeliveryOptions delivery_options(const ServeConfig& c, const CheckedConfig& k, c
   d.lease_ms = k.lease_ms;
   d.retry.delays_ms = k.retry_delays;
   d.retry.retry_after_cap_ms = c.retry_after_cap_ms;
+  d.health.attempts_to_fail = static_cast<int>(k.retry_delays.size()) + 1;
+  d.health.disable_after_ms = c.disable_after_ms;
+  d.health.probe_max_interval_ms = c.probe_max_interval_ms;
+  d.health.retry_after_cap_ms = c.retry_after_cap_ms;
   return d;
 }
 

@@ -93,6 +93,8 @@ Result<CheckedConfig> check_config(const ServeConfig& c) {
   if (!ranges.ok()) return Error::invalid("--allow-targets: " + ranges.error().message);
   k.allowed_targets = std::move(*ranges);
   if (c.request_read_timeout_ms < 1) return Error::invalid("--request-read-timeout must be longer than 0");
+  if (c.disable_after_ms < 1) return Error::invalid("--disable-after must be longer than 0");
+  if (c.probe_max_interval_ms < 1) return Error::invalid("--probe-max-interval must be longer than 0");
   if (c.db_timeout_ms < 100) return Error::invalid("--db-timeout must be at least 100ms (e.g. 5s)");
   k.lease_ms = lease_ms_or_default(c.lease_ms, {c.connect_timeout_ms, c.request_timeout_ms});
   if (k.lease_ms <= c.request_timeout_ms) {

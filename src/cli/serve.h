@@ -35,6 +35,8 @@ struct ServeConfig {
   int64_t connect_timeout_ms = 5'000;
   int64_t request_timeout_ms = 15'000;
   int64_t retry_after_cap_ms = 3'600'000;
+  int64_t disable_after_ms = 5 * 86'400'000LL;  // a webhook failing that long is disabled
+  int64_t probe_max_interval_ms = 300'000;      // the longest wait between two probes of a failing webhook
   int64_t retention_delivered_ms = 7 * 86'400'000LL;
   int64_t retention_failed_ms = 30 * 86'400'000LL;
   int64_t shutdown_grace_ms = 10'000;

@@ -229,8 +229,13 @@ void DeliveryEngine::on_result(ClaimedBatch& claim, int64_t started_ms, Transpor
     std::lock_guard lock(mu_);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     d = decide(r, claim.batch.cycle_attempts + 1, now, options_.retry, [&] { return u(rng_); });
+    o.rand01 = u(rng_);
   }
+  // A batch cut while its webhook fails is a probe: a failure leaves it pending.
+  if (is_probe(claim.webhook.health, claim.batch.created_at_ms)) d = as_probe(std::move(d), now);
   apply_decision(d, now, o);
+  o.retry_after_ms = retry_after_of(r, now);
+  o.health = options_.health;
   count_attempt(claim, r, d, now);
   std::vector<Ready> next;
   {

@@ -50,6 +50,7 @@ struct DeliveryOptions {
   size_t max_batch_bytes = 1 << 20;
   Timeouts timeouts;
   RetryConfig retry;
+  HealthConfig health;               // when a webhook is failing, how it is probed (domain/health.h)
   // How long a claimed batch stays leased to this node: another node takes
   // it over only after that (when this one died). It must outlive the
   // longest attempt, so it is longer than timeouts.total_ms (serve checks).

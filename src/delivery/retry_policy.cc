@@ -99,10 +99,19 @@ Decision decide(const TransportResult& r, int attempts_in_cycle, int64_t now_ms,
   int64_t base = config.delays_ms[retries_done];
   double scale = 1.0 - config.jitter + 2.0 * config.jitter * rand01();
   int64_t wait = static_cast<int64_t>(static_cast<double>(base) * scale);
-  if (r.error_kind == TransportErrorKind::kNone && (r.status_code == 429 || r.status_code == 503)) {
-    if (auto ra = parse_retry_after(r.retry_after, now_ms)) wait = std::min(*ra, config.retry_after_cap_ms);
-  }
+  if (auto ra = retry_after_of(r, now_ms)) wait = std::min(*ra, config.retry_after_cap_ms);
   return Retry{now_ms + std::max<int64_t>(0, wait), std::move(reason)};
+}
+
+std::optional<int64_t> retry_after_of(const TransportResult& r, int64_t now_ms) {
+  if (r.error_kind != TransportErrorKind::kNone || (r.status_code != 429 && r.status_code != 503)) return std::nullopt;
+  return parse_retry_after(r.retry_after, now_ms);
+}
+
+Decision as_probe(Decision d, int64_t now_ms) {
+  if (auto* f = std::get_if<Failed>(&d); f && !f->disable_webhook) return Retry{now_ms, std::move(f->reason)};
+  if (auto* r = std::get_if<Retry>(&d)) return Retry{now_ms, std::move(r->reason)};
+  return d;
 }
 
 void apply_decision(const Decision& d, int64_t now_ms, AttemptOutcome& o) {

@@ -54,6 +54,15 @@ using Decision = std::variant<Delivered, Retry, Failed>;
 Decision decide(const TransportResult& r, int attempts_in_cycle, int64_t now_ms, const RetryConfig& config,
                 const std::function<double()>& rand01);
 
+// What follows a probe (is_probe, domain/health.h) that decide() judged d:
+// a failure does not use up the batch's attempts (the batch stays pending,
+// due again when its webhook's next probe is, which the work queue holds it
+// to); a 2xx or a 410 stays what it was.
+Decision as_probe(Decision d, int64_t now_ms);
+
+// The receiver's Retry-After on a 429 or 503, as a wait in ms from now_ms.
+std::optional<int64_t> retry_after_of(const TransportResult& r, int64_t now_ms);
+
 // What decision d, taken at now_ms, makes of the batch, as the work queue
 // records it in o: its new state, its next attempt, and the reason its
 // webhook is disabled (410).

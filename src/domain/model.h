@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "domain/event.h"
+#include "domain/health.h"
 
 namespace growhook {
 
@@ -43,6 +44,7 @@ struct Webhook {
   std::string previous_secret;           // signs too until it expires
   int64_t previous_secret_expires_ms = 0;
   std::string disabled_reason;           // set when the service disabled it
+  WebhookHealth health;                  // failing or not (domain/health.h); stored, set by delivery
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
 
@@ -59,7 +61,11 @@ struct WebhookStats {
   std::optional<int64_t> last_delivery_at_ms;
   int64_t failed_batches = 0;
   int64_t pending_batches = 0;
+  // Events it has not got yet: in its pending batches, and those of its
+  // types after its position (counted up to kWaitingCountCap of those).
+  int64_t events_waiting = 0;
 };
+inline constexpr int64_t kWaitingCountCap = 100'000;
 
 enum class BatchState { kPending, kDelivered, kFailed };
 std::string_view to_string(BatchState s);

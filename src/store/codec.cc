@@ -1,8 +1,25 @@
 #include "store/codec.h"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "domain/timestamp.h"
 
 namespace growhook {
+
+void log_health_change(const std::string& webhook_id, const HealthStep& step) {
+  switch (step.change) {
+    case HealthChange::kNone: return;
+    case HealthChange::kFailing:
+      spdlog::warn("msg=\"webhook failing: its backlog waits, probes follow\" webhook={} since={} error=\"{}\"",
+                   webhook_id, format_timestamp(step.health.failing_since_ms.value_or(0)), step.health.last_error);
+      return;
+    case HealthChange::kDisabled:
+      spdlog::warn("msg=\"webhook disabled\" webhook={} reason=\"{}\"", webhook_id, step.disabled_reason);
+      return;
+    case HealthChange::kRecovered: spdlog::info("msg=\"webhook recovered\" webhook={}", webhook_id); return;
+  }
+}
 
 std::string auth_to_storage(const WebhookAuth& auth) {
   nlohmann::json j;

@@ -50,5 +50,7 @@ struct ResealPage {
 
 // The LIKE pattern of values sealed by the first key of box.
 std::string sealed_by_first_pattern(const SecretBox& box);
+// The log line of a webhook's change of health (none for HealthChange::kNone).
+void log_health_change(const std::string& webhook_id, const HealthStep& step);
 
 }  // namespace growhook

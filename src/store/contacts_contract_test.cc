@@ -135,13 +135,15 @@ TEST_P(ContactsContract, EachWebhookThatGotTheEventShowsItsBatchStateAndLastAtte
   EXPECT_TRUE(std::any_of(unsub.deliveries.begin(), unsub.deliveries.end(),
                           [&](const EventDelivery& d) { return d.webhook_id == unsubs_only.id; }));
 
-  // Once cut and claimed, the unsubscribe is in a batch, still pending.
+  // Once cut and claimed, the unsubscribe is in a batch, still pending; at
+  // the webhook whose batch failed (failing now, domain/health.h) it waits
+  // for the next probe, not in a batch yet.
   claim(st(), T + 40);
   auto one = st().get_event(a.id, "unsub");
   ASSERT_TRUE(one.ok()) << one.error().message;
   ASSERT_EQ(one->deliveries.size(), 4u);
   for (const auto& d : one->deliveries) {
-    EXPECT_FALSE(d.batch_id.empty()) << d.webhook_id;
+    EXPECT_EQ(d.batch_id.empty(), d.webhook_id == failing.id) << d.webhook_id;
     EXPECT_EQ(d.state, BatchState::kPending);
   }
   EXPECT_EQ(st().get_event(a.id, "missing").error().code, ErrorCode::kNotFound);

@@ -18,6 +18,8 @@ struct StoreCounts {
   int64_t retry_scheduled = 0;
   int64_t failed_batches = 0;
   int64_t pending_events = 0;      // events not yet in a batch, over all webhooks
+  int64_t failing_webhooks = 0;    // enabled and failing (domain/health.h)
+  int64_t disabled_webhooks = 0;   // by their owner or by the service
 };
 
 class Maintenance {
@@ -26,7 +28,8 @@ class Maintenance {
 
   // Retention: deletes at most limit delivered batches last changed before
   // delivered_before_ms and failed ones before failed_before_ms, with their
-  // attempts, and events no batch or webhook position needs any more. Small
+  // attempts, and events no batch or enabled webhook's position needs any
+  // more (a disabled webhook does not keep events past retention). Small
   // steps, so that delivery never waits long behind it. Returns what was
   // deleted.
   virtual Result<int> prune(int64_t delivered_before_ms, int64_t failed_before_ms, int limit) = 0;

@@ -66,8 +66,10 @@ Status update_webhook(Conn& c, const Webhook& w) {
   p.add(w.batch_max_events).add(sealed.auth).add(sealed.secret).add(sealed.previous_secret);
   p.add(w.previous_secret_expires_ms).add(w.disabled_reason).add(w.updated_at_ms).add(w.batch_max_bytes);
   GH_PG_ASSIGN(r, c.exec("UPDATE webhooks SET name = $3, url = $4, "
-                         "cursor = CASE WHEN NOT enabled AND $5::boolean THEN (SELECT head_seq FROM accounts "
-                         "WHERE id = $2::text) ELSE cursor END, "
+                         // Enabled again: its health starts afresh (domain/health.h).
+                         "failing_since = CASE WHEN NOT enabled AND $5::boolean THEN NULL ELSE failing_since END, "
+                         "failure_streak = CASE WHEN NOT enabled AND $5::boolean THEN 0 ELSE failure_streak END, "
+                         "probe_count = CASE WHEN NOT enabled AND $5::boolean THEN 0 ELSE probe_count END, "
                          "enabled = $5, event_types = $6, batch_max_events = $7, auth = $8, secret = $9, "
                          "previous_secret = $10, previous_secret_expires_at = $11, disabled_reason = $12, "
                          "updated_at = $13, batch_max_bytes = $14 WHERE id = $1::text AND account_id = $2::text",
@@ -101,15 +103,21 @@ Result<std::unordered_map<std::string, WebhookStats>> webhook_stats(Conn& c, con
                          "(SELECT count(*) FROM batches b WHERE b.webhook_id = i.id AND b.account_id = $1 AND "
                          "b.state = 'failed'), "
                          "(SELECT count(*) FROM batches b WHERE b.webhook_id = i.id AND b.account_id = $1 AND "
-                         "b.state = 'pending') "
+                         "b.state = 'pending'), "
+                         "(SELECT coalesce(sum(b.event_count), 0) FROM batches b WHERE b.webhook_id = i.id AND "
+                         "b.account_id = $1 AND b.state = 'pending') + "
+                         "(SELECT count(*) FROM (SELECT 1 FROM events e JOIN webhooks w ON w.id = i.id AND "
+                         "w.account_id = $1 WHERE e.account_id = $1 AND e.seq > w.cursor AND "
+                         "(e.type & w.event_types) <> 0 LIMIT $3::bigint) x) "
                          "FROM unnest($2::text[]) AS i(id)",
-                         Params().add(account_id).add(text_array(ids))));
+                         Params().add(account_id).add(text_array(ids)).add(kWaitingCountCap)));
   std::unordered_map<std::string, WebhookStats> out;
   for (int i = 0; i < r->rows(); ++i) {
     WebhookStats st;
     st.last_delivery_at_ms = r->opt_i64(i, 1);
     st.failed_batches = r->i64(i, 2);
     st.pending_batches = r->i64(i, 3);
+    st.events_waiting = r->i64(i, 4);
     out.emplace(r->str(i, 0), st);
   }
   return out;

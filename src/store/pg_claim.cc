@@ -1,11 +1,13 @@
 #include "store/pg_claim.h"
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "common/ids.h"
 #include "domain/batching.h"
+#include "domain/health.h"
 #include "store/codec.h"
 #include "store/pg_rows.h"
 
@@ -37,17 +39,19 @@ Status claim_due(Conn& c, const ClaimRequest& req, Busy& busy, std::vector<Claim
   for (const auto& [id, n] : busy) {
     if (n >= req.limit_for(id)) full.push_back(id);
   }
-  GH_PG_ASSIGN(due, c.exec("SELECT " GH_PG_BATCH_COLUMNS ", b.first_seq, b.last_seq, b.type_mask "
+  GH_PG_ASSIGN(due, c.exec("SELECT " GH_PG_BATCH_COLUMNS ", b.first_seq, b.last_seq, b.type_mask, "
+                           "w.failing_since IS NOT NULL "
                            "FROM batches b JOIN webhooks w ON w.id = b.webhook_id WHERE b.state = 'pending' AND "
                            "b.next_attempt_at <= $1::bigint AND b.lease_until <= $1::bigint AND w.enabled "
                            "AND b.webhook_id <> ALL($3::text[]) "
+                           "AND (w.failing_since IS NULL OR w.next_probe_at <= $1::bigint) "
                            "ORDER BY b.next_attempt_at LIMIT $2::integer FOR NO KEY UPDATE OF b SKIP LOCKED",
                            Params().add(req.now_ms).add(req.max_batches * 4).add(text_array(full))));
   std::vector<int> chosen;
   std::vector<std::string> ids, webhook_ids;
   for (int i = 0; i < due->rows() && static_cast<int>(chosen.size()) < req.max_batches; ++i) {
     int& n = busy[due->str(i, 1)];
-    if (n >= req.limit_for(due->str(i, 1))) continue;
+    if (n >= in_flight_limit(due->boolean(i, 11), req.limit_for(due->str(i, 1)))) continue;
     ++n;
     chosen.push_back(i);
     ids.push_back(due->str(i, 0));
@@ -150,15 +154,19 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
   // commits, so locking every webhook with work would leave them none.
   GH_PG_ASSIGN(cand, c.exec("SELECT " GH_PG_WEBHOOK_COLUMNS ", w.cursor, a.head_seq FROM webhooks w "
                             "JOIN accounts a ON a.id = w.account_id WHERE w.enabled AND w.cursor < a.head_seq "
-                            "AND w.id <> ALL($1::text[]) LIMIT $2::integer FOR NO KEY UPDATE OF w SKIP LOCKED",
-                            Params().add(text_array(full)).add(req.max_batches - static_cast<int>(out.size()))));
+                            "AND w.id <> ALL($1::text[]) AND (w.failing_since IS NULL OR (w.next_probe_at <= "
+                            "$3::bigint AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.webhook_id = w.id AND "
+                            "b.state = 'pending'))) LIMIT $2::integer FOR NO KEY UPDATE OF w SKIP LOCKED",
+                            Params().add(text_array(full)).add(req.max_batches - static_cast<int>(out.size()))
+                                .add(req.now_ms)));
   for (int i = 0; i < cand->rows() && static_cast<int>(out.size()) < req.max_batches; ++i) {
     auto opened = webhook_from_row(c.secrets(), *cand, i);
     if (!opened.ok()) return opened.error();
     Webhook& w = *opened;
-    int64_t position = cand->i64(i, 15), head = cand->i64(i, 16);
+    int64_t position = cand->i64(i, kWebhookColumnCount), head = cand->i64(i, kWebhookColumnCount + 1);
     int& n = busy[w.id];
-    int room = std::min(req.limit_for(w.id) - n, req.max_batches - static_cast<int>(out.size()));
+    int room = std::min(in_flight_limit(w.health.failing(), req.limit_for(w.id)) - n,
+                        req.max_batches - static_cast<int>(out.size()));
     if (room <= 0) continue;
     GH_PG_ASSIGN(cut, cut_batches(c, req, w, position, head, room));
     n += static_cast<int>(cut->size());
@@ -245,6 +253,57 @@ Result<std::unordered_set<std::string>> record_all(Conn& c, const std::vector<co
   return applied;
 }
 
+// The health of the webhooks of these outcomes (domain/health.h): their
+// rows read and locked in id order in one statement, observe() applied to
+// each outcome in turn, the rows that changed written back; a change to
+// disabled disables the webhook.
+Status record_health(Conn& c, const std::vector<const AttemptOutcome*>& outcomes) {
+  if (outcomes.empty()) return ok_status();
+  std::vector<std::string> ids;
+  for (const AttemptOutcome* o : outcomes) ids.push_back(o->webhook_id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  GH_PG_ASSIGN(r, c.exec("SELECT " GH_PG_WEBHOOK_HEALTH_COLUMNS ", w.id FROM webhooks w WHERE w.id = "
+                         "ANY($1::text[]) ORDER BY w.id FOR NO KEY UPDATE",
+                         Params().add(text_array(ids))));
+  struct Row {
+    WebhookHealth stored, now;
+    std::string disabled_reason;
+    int64_t disabled_at = 0;
+  };
+  std::map<std::string, Row> rows;  // enabled webhooks only: a disabled one's health waits for it
+  for (int i = 0; i < r->rows(); ++i) {
+    if (!r->boolean(i, 5)) continue;
+    WebhookHealth h = health_from_row(*r, i);
+    rows.emplace(r->str(i, 6), Row{h, h, "", 0});
+  }
+  for (const AttemptOutcome* o : outcomes) {
+    auto it = rows.find(o->webhook_id);
+    if (it == rows.end() || !it->second.disabled_reason.empty()) continue;
+    HealthStep step = observe(it->second.now, health_report(*o), o->health);
+    log_health_change(o->webhook_id, step);
+    it->second.now = step.health;
+    if (step.change == HealthChange::kDisabled) {
+      it->second.disabled_reason = step.disabled_reason;
+      it->second.disabled_at = o->attempt.at_ms;
+    }
+  }
+  for (const auto& [id, row] : rows) {
+    if (row.now == row.stored && row.disabled_reason.empty()) continue;
+    const WebhookHealth& h = row.now;
+    const bool disable = !row.disabled_reason.empty();
+    GH_PG_ASSIGN(u, c.exec("UPDATE webhooks SET failing_since = $2::bigint, failure_streak = $3::integer, "
+                           "probe_count = $4::integer, next_probe_at = $5::bigint, last_error = $6::text, "
+                           "enabled = enabled AND NOT $7::boolean, disabled_reason = CASE WHEN $7::boolean THEN "
+                           "$8::text ELSE disabled_reason END, updated_at = CASE WHEN $7::boolean THEN $9::bigint "
+                           "ELSE updated_at END WHERE id = $1::text",
+                           Params().add(id).add(h.failing_since_ms).add(h.failure_streak).add(h.probe_count)
+                               .add(h.next_probe_at_ms).add(clean_text(h.last_error)).add(disable)
+                               .add(clean_text(row.disabled_reason)).add(row.disabled_at)));
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 Result<std::vector<ClaimedBatch>> claim_in_transaction(Conn& c, const ClaimRequest& req) {
@@ -267,28 +326,26 @@ Status record_outcomes(Conn& c, std::span<const AttemptOutcome> outcomes) {
                                                                        const AttemptOutcome* b) {
                     return a->batch_id == b->batch_id;
                   }) == sorted.end();
-  std::vector<const AttemptOutcome*> disables;
+  std::unordered_set<const AttemptOutcome*> applied;
   if (sorted.size() > 1 && distinct) {
     // Many outcomes (a busy node records a turn's worth at once): their
     // rows locked in order in one statement, all recorded in another.
-    GH_PG_ASSIGN(applied, record_all(c, sorted));
+    GH_PG_ASSIGN(ids, record_all(c, sorted));
     for (const AttemptOutcome* o : sorted) {
-      if (applied->count(o->batch_id) && !o->disabled_reason.empty()) disables.push_back(o);
+      if (ids->count(o->batch_id)) applied.insert(o);
     }
   } else {
     for (const AttemptOutcome* o : sorted) {
-      GH_PG_ASSIGN(applied, record_one(c, *o));
-      if (*applied && !o->disabled_reason.empty()) disables.push_back(o);
+      GH_PG_ASSIGN(one, record_one(c, *o));
+      if (*one) applied.insert(o);
     }
   }
-  std::stable_sort(disables.begin(), disables.end(),
-                   [](const AttemptOutcome* a, const AttemptOutcome* b) { return a->webhook_id < b->webhook_id; });
-  for (const AttemptOutcome* o : disables) {
-    GH_PG_ASSIGN(r, c.exec("UPDATE webhooks SET enabled = false, disabled_reason = $2::text, updated_at = "
-                           "$3::bigint WHERE id = $1::text",
-                           Params().add(o->webhook_id).add(o->disabled_reason).add(o->attempt.at_ms)));
+  // Health follows the attempts in the order they came back.
+  std::vector<const AttemptOutcome*> in_order;
+  for (const auto& o : outcomes) {
+    if (applied.count(&o)) in_order.push_back(&o);
   }
-  return ok_status();
+  return record_health(c, in_order);
 }
 
 Status release_leases(Conn& c, const std::string& owner) {
@@ -300,8 +357,11 @@ Status release_leases(Conn& c, const std::string& owner) {
 }
 
 Result<std::optional<int64_t>> next_due_ms(Conn& c) {
-  GH_PG_ASSIGN(r, c.exec("SELECT min(greatest(b.next_attempt_at, b.lease_until)) FROM batches b JOIN webhooks w "
-                         "ON w.id = b.webhook_id WHERE b.state = 'pending' AND w.enabled"));
+  GH_PG_ASSIGN(r, c.exec("SELECT min(t) FROM (SELECT greatest(b.next_attempt_at, b.lease_until, CASE WHEN "
+                         "w.failing_since IS NULL THEN 0 ELSE w.next_probe_at END) AS t FROM batches b JOIN webhooks "
+                         "w ON w.id = b.webhook_id WHERE b.state = 'pending' AND w.enabled UNION ALL SELECT "
+                         "w.next_probe_at FROM webhooks w JOIN accounts a ON a.id = w.account_id WHERE w.enabled "
+                         "AND w.failing_since IS NOT NULL AND w.cursor < a.head_seq) AS due"));
   return r->opt_i64(0, 0);
 }
 

@@ -14,15 +14,17 @@ Result<int> prune(Conn& c, int64_t delivered_before_ms, int64_t failed_before_ms
                          "SELECT count(*) FROM gone",
                          Params().add(delivered_before_ms).add(failed_before_ms).add(limit)));
   int deleted = static_cast<int>(b->i64(0, 0));
-  // Events below every webhook's position and every remaining batch of
-  // their account, older than the shorter retention, are needed by nobody. Each account
+  // Events below every enabled webhook's position and every remaining batch
+  // of their account, older than the shorter retention, are needed by nobody
+  // (a disabled webhook does not hold them: backlog.h). Each account
   // is read from its oldest event on, at most $2 rows, and not at all
   // when its oldest event is too recent (created_at follows seq): a step
   // never reads the events that stay (filtering on created_at inside the
   // ordered scan read all of them, every step).
   GH_PG_ASSIGN(e, c.exec("DELETE FROM events e USING (SELECT x.account_id, x.seq FROM accounts a "
                          "CROSS JOIN LATERAL (SELECT LEAST("
-                         "  coalesce((SELECT min(w.cursor) FROM webhooks w WHERE w.account_id = a.id), a.head_seq),"
+                         "  coalesce((SELECT min(w.cursor) FROM webhooks w WHERE w.account_id = a.id AND w.enabled), "
+                         "a.head_seq),"
                          "  coalesce((SELECT min(b.first_seq) - 1 FROM batches b WHERE b.account_id = a.id), "
                          "a.head_seq)) AS upto) k "
                          "CROSS JOIN LATERAL (SELECT ev.account_id, ev.seq, ev.created_at FROM events ev "

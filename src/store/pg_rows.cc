@@ -36,9 +36,20 @@ Result<Webhook> webhook_from_row(const SecretBox& box, const PgResult& r, int ro
   w.created_at_ms = r.i64(row, c + 12);
   w.updated_at_ms = r.i64(row, c + 13);
   w.batch_max_bytes = static_cast<int>(r.i64(row, c + 14));
+  w.health = health_from_row(r, row, c + 15);
   if (auto o = open_secrets(box, {w.id, r.str(row, c + 7), r.str(row, c + 8), r.str(row, c + 9)}, w); !o.ok())
     return o.error();
   return w;
+}
+
+WebhookHealth health_from_row(const PgResult& r, int row, int c) {
+  WebhookHealth h;
+  h.failing_since_ms = r.opt_i64(row, c + 0);
+  h.failure_streak = static_cast<int>(r.i64(row, c + 1));
+  h.probe_count = static_cast<int>(r.i64(row, c + 2));
+  h.next_probe_at_ms = r.i64(row, c + 3);
+  h.last_error = r.str(row, c + 4);
+  return h;
 }
 
 Batch batch_from_row(const PgResult& r, int row, int c) {

@@ -25,11 +25,15 @@
 #define GH_PG_WEBHOOK_COLUMNS                                                                           \
   "w.id, w.account_id, w.name, w.url, w.enabled, w.event_types, w.batch_max_events, w.auth, w.secret, " \
   "w.previous_secret, w.previous_secret_expires_at, w.disabled_reason, w.created_at, w.updated_at, "    \
-  "w.batch_max_bytes"
+  "w.batch_max_bytes, w.failing_since, w.failure_streak, w.probe_count, w.next_probe_at, w.last_error"
 
 // The batch columns, in the order batch_from_row reads them.
 #define GH_PG_BATCH_COLUMNS \
   "b.id, b.webhook_id, b.account_id, b.state, b.event_count, b.created_at, b.next_attempt_at, b.cycle_attempts"
+
+// A webhook's health (columns 15 to 19 of GH_PG_WEBHOOK_COLUMNS), then whether it is enabled.
+#define GH_PG_WEBHOOK_HEALTH_COLUMNS \
+  "w.failing_since, w.failure_streak, w.probe_count, w.next_probe_at, w.last_error, w.enabled"
 
 namespace growhook::pg {
 
@@ -73,8 +77,12 @@ class Tx {
   bool open_ = false;
 };
 
+// How many columns GH_PG_WEBHOOK_COLUMNS names (what a query selects after them starts there).
+inline constexpr int kWebhookColumnCount = 20;
 // Opens the secret columns with box; kInternal when they do not open.
 Result<Webhook> webhook_from_row(const SecretBox& box, const PgResult& r, int row, int col = 0);
+// The first five columns of GH_PG_WEBHOOK_HEALTH_COLUMNS, from column c.
+WebhookHealth health_from_row(const PgResult& r, int row, int c = 0);
 Batch batch_from_row(const PgResult& r, int row, int col = 0);
 
 // The webhook id of account_id (any account when account_id is empty).

@@ -99,6 +99,14 @@ CREATE INDEX IF NOT EXISTS portal_sessions_by_expiry ON portal_sessions(expires_
     R"sql(
 SELECT 1;
 )sql",
+    // 8: a webhook's health (domain/health.h), as in SQLite's schema 8.
+    R"sql(
+ALTER TABLE webhooks ADD COLUMN failing_since BIGINT;
+ALTER TABLE webhooks ADD COLUMN failure_streak INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN probe_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN next_probe_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,

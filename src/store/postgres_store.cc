@@ -36,6 +36,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <unordered_set>
 
@@ -45,6 +46,7 @@
 #include "store/pg_claim.h"
 #include "store/pg_listener.h"
 #include "store/pg_pool.h"
+#include "store/pg_backlog.h"
 #include "store/pg_portal.h"
 #include "store/pg_retention.h"
 #include "store/pg_rows.h"
@@ -256,6 +258,16 @@ class PostgresStore final : public Store, public WorkNotifier {
     return n;
   }
 
+  // ---- backlog (pg_backlog.cc) ----
+  Result<Enabled> enable_webhook(const std::string& account_id, const std::string& id, bool from_head,
+                                 int64_t now_ms) override {
+    return write_result<Enabled>([&](Conn& c) { return pg::enable_webhook(c, account_id, id, from_head, now_ms); });
+  }
+
+  Result<Recovered> recover(const std::string& account_id, const std::string& id, const RecoverRequest& req) override {
+    return write_result<Recovered>([&](Conn& c) { return pg::recover(c, account_id, id, req); });
+  }
+
   // ---- portal sessions (pg_portal.cc: one statement each) ----
   Status create_portal_session(const PortalSession& p) override {
     GH_PG_CONN(c);
@@ -308,12 +320,16 @@ class PostgresStore final : public Store, public WorkNotifier {
                            "(SELECT count(*) FROM batches WHERE state = 'failed'), "
                            "(SELECT coalesce(sum((SELECT count(*) FROM events e WHERE e.account_id = w.account_id "
                            "AND e.seq > w.cursor AND (e.type & w.event_types) <> 0)), 0) FROM webhooks w JOIN "
-                           "accounts a ON a.id = w.account_id WHERE w.enabled AND w.cursor < a.head_seq)"));
+                           "accounts a ON a.id = w.account_id WHERE w.enabled AND w.cursor < a.head_seq), "
+                           "(SELECT count(*) FROM webhooks WHERE enabled AND failing_since IS NOT NULL), "
+                           "(SELECT count(*) FROM webhooks WHERE NOT enabled)"));
     StoreCounts out;
     out.pending_batches = r->i64(0, 0);
     out.retry_scheduled = r->i64(0, 1);
     out.failed_batches = r->i64(0, 2);
     out.pending_events = r->i64(0, 3);
+    out.failing_webhooks = r->i64(0, 4);
+    out.disabled_webhooks = r->i64(0, 5);
     return out;
   }
 
@@ -343,6 +359,20 @@ class PostgresStore final : public Store, public WorkNotifier {
     GH_PG_RETURN_IF_ERROR(tx.begin());
     GH_PG_RETURN_IF_ERROR(body(c));
     return tx.commit();
+  }
+
+  // write() for a body that answers a value.
+  template <typename T, typename F>
+  Result<T> write_result(F&& body) {
+    std::optional<T> got;
+    auto s = write([&](Conn& c) -> Status {
+      auto r = body(c);
+      if (!r.ok()) return r.error();
+      got = std::move(*r);
+      return ok_status();
+    });
+    if (!s.ok()) return s.error();
+    return std::move(*got);
   }
 
   static Result<Account> account_row(const PgResult& r) {

@@ -53,8 +53,10 @@ Result<std::vector<Webhook>> list_webhooks(Db& db, const std::string& account_id
 Status update_webhook(Db& db, const Webhook& w) {
   GH_STMT(s, db,
           "UPDATE webhooks SET name = $3, url = $4, "
-          "cursor = CASE WHEN enabled = 0 AND $5 = 1 THEN (SELECT head_seq FROM accounts WHERE id = $2) "
-          "ELSE cursor END, "
+          // Enabled again: its health starts afresh (domain/health.h).
+          "failing_since = CASE WHEN enabled = 0 AND $5 = 1 THEN NULL ELSE failing_since END, "
+          "failure_streak = CASE WHEN enabled = 0 AND $5 = 1 THEN 0 ELSE failure_streak END, "
+          "probe_count = CASE WHEN enabled = 0 AND $5 = 1 THEN 0 ELSE probe_count END, "
           "enabled = $5, event_types = $6, batch_max_events = $7, auth = $8, secret = $9, "
           "previous_secret = $10, previous_secret_expires_at = $11, disabled_reason = $12, updated_at = $14, "
           "batch_max_bytes = $15 WHERE id = $1 AND account_id = $2");
@@ -98,14 +100,25 @@ Result<std::unordered_map<std::string, WebhookStats>> webhook_stats(
       s->bind(1, id).bind(2, account_id);
       if (s->step() == SQLITE_ROW) st.last_delivery_at_ms = s->i64(0);
     }
-    GH_STMT(c, db,
-            "SELECT state, count(*) FROM batches WHERE webhook_id = $1 AND account_id = $2 AND state IN "
-            "('pending', 'failed') GROUP BY state");
-    c->bind(1, id).bind(2, account_id);
-    while (c->step() == SQLITE_ROW) {
-      if (c->text(0) == "failed") st.failed_batches = c->i64(1);
-      else st.pending_batches = c->i64(1);
+    {
+      GH_STMT(c, db,
+              "SELECT state, count(*), sum(event_count) FROM batches WHERE webhook_id = $1 AND account_id = $2 "
+              "AND state IN ('pending', 'failed') GROUP BY state");
+      c->bind(1, id).bind(2, account_id);
+      while (c->step() == SQLITE_ROW) {
+        if (c->text(0) == "failed") {
+          st.failed_batches = c->i64(1);
+        } else {
+          st.pending_batches = c->i64(1);
+          st.events_waiting = c->i64(2);
+        }
+      }
     }
+    GH_STMT(w, db,
+            "SELECT count(*) FROM (SELECT 1 FROM events e JOIN webhooks w ON w.id = $1 AND w.account_id = $2 "
+            "WHERE e.account_id = $2 AND e.seq > w.cursor AND (e.type & w.event_types) != 0 LIMIT $3)");
+    w->bind(1, id).bind(2, account_id).bind(3, kWaitingCountCap);
+    if (w->step() == SQLITE_ROW) st.events_waiting += w->i64(0);
     out.emplace(id, st);
   }
   return out;

@@ -5,6 +5,8 @@
 
 #include "common/ids.h"
 #include "domain/batching.h"
+#include "domain/health.h"
+#include "store/codec.h"
 #include "store/sqlite_rows.h"
 
 namespace growhook::sqlite {
@@ -18,6 +20,7 @@ Status claim_due(Db& db, const ClaimRequest& req, Busy& busy,
   struct Due {
     std::string id, webhook_id, account_id;
     int64_t first, last, mask;
+    bool failing;
   };
   std::vector<Due> due;
   {
@@ -32,19 +35,21 @@ Status claim_due(Db& db, const ClaimRequest& req, Busy& busy,
     }
     full += ']';
     GH_STMT(s, db,
-            "SELECT b.id, b.webhook_id, b.account_id, b.first_seq, b.last_seq, b.type_mask FROM batches b "
+            "SELECT b.id, b.webhook_id, b.account_id, b.first_seq, b.last_seq, b.type_mask, "
+            "w.failing_since IS NOT NULL FROM batches b "
             "JOIN webhooks w ON w.id = b.webhook_id WHERE b.state = 'pending' AND b.next_attempt_at <= $1 "
             "AND b.lease_until <= $1 AND w.enabled = 1 AND b.webhook_id NOT IN (SELECT value FROM json_each($3)) "
+            "AND (w.failing_since IS NULL OR w.next_probe_at <= $1) "
             "ORDER BY b.next_attempt_at LIMIT $2");
     s->bind(1, req.now_ms).bind(2, req.max_batches * 4).bind(3, full);
     while (s->step() == SQLITE_ROW) {
-      due.push_back({s->str(0), s->str(1), s->str(2), s->i64(3), s->i64(4), s->i64(5)});
+      due.push_back({s->str(0), s->str(1), s->str(2), s->i64(3), s->i64(4), s->i64(5), s->i64(6) != 0});
     }
   }
   for (auto& d : due) {
     if (static_cast<int>(out.size()) >= req.max_batches) break;
     int& n = busy[d.webhook_id];
-    if (n >= req.limit_for(d.webhook_id)) continue;
+    if (n >= in_flight_limit(d.failing, req.limit_for(d.webhook_id))) continue;
     {
       GH_STMT(u, db,
               "UPDATE batches SET lease_owner = $2, lease_until = $3 WHERE id = $1 AND lease_until <= $4");
@@ -138,22 +143,54 @@ Status cut_new_batches(Db& db, const ClaimRequest& req, Busy& busy,
   {
     GH_STMT(s, db,
             "SELECT " GH_WEBHOOK_COLUMNS ", w.cursor, a.head_seq FROM webhooks w JOIN accounts a "
-            "ON a.id = w.account_id WHERE w.enabled = 1 AND w.cursor < a.head_seq");
+            "ON a.id = w.account_id WHERE w.enabled = 1 AND w.cursor < a.head_seq AND (w.failing_since IS NULL "
+            "OR (w.next_probe_at <= $1 AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.webhook_id = w.id "
+            "AND b.state = 'pending')))");
+    s->bind(1, req.now_ms);
     while (s->step() == SQLITE_ROW) {
       auto w = webhook_from_row(db.secrets(), *s);
       if (!w.ok()) return w.error();
-      candidates.push_back({std::move(*w), s->i64(15), s->i64(16)});
+      candidates.push_back({std::move(*w), s->i64(kWebhookColumnCount), s->i64(kWebhookColumnCount + 1)});
     }
   }
   for (auto& c : candidates) {
     int& n = busy[c.w.id];
-    int room = std::min(req.limit_for(c.w.id) - n, req.max_batches - static_cast<int>(out.size()));
+    int room = std::min(in_flight_limit(c.w.health.failing(), req.limit_for(c.w.id)) - n,
+                        req.max_batches - static_cast<int>(out.size()));
     if (room <= 0) continue;
     size_t before = out.size();
     GH_RETURN_IF_ERROR(cut_batches(db, req, c.w, c.position, c.head, room, out));
     n += static_cast<int>(out.size() - before);
   }
   return ok_status();
+}
+
+// The webhook's health after o (domain/health.h), written when it changed;
+// a change to disabled disables it.
+Status record_health(Db& db, const AttemptOutcome& o) {
+  WebhookHealth h;
+  {
+    GH_STMT(s, db, "SELECT " GH_WEBHOOK_HEALTH_COLUMNS " FROM webhooks w WHERE w.id = $1");
+    s->bind(1, o.webhook_id);
+    int rc = s->step();
+    if (rc == SQLITE_DONE) return ok_status();  // deleted meanwhile
+    if (rc != SQLITE_ROW) return db.error(rc, "webhook health");
+    if (s->i64(5) == 0) return ok_status();  // disabled meanwhile: its health waits for it to be enabled
+    h = health_from_row(*s);
+  }
+  const HealthStep step = observe(h, health_report(o), o.health);
+  if (step.health == h && step.change == HealthChange::kNone) return ok_status();
+  log_health_change(o.webhook_id, step);
+  const bool disable = step.change == HealthChange::kDisabled;
+  GH_STMT(u, db,
+          "UPDATE webhooks SET failing_since = $2, failure_streak = $3, probe_count = $4, next_probe_at = $5, "
+          "last_error = $6, enabled = CASE WHEN $7 = 1 THEN 0 ELSE enabled END, disabled_reason = CASE WHEN $7 = 1 "
+          "THEN $8 ELSE disabled_reason END, updated_at = CASE WHEN $7 = 1 THEN $9 ELSE updated_at END "
+          "WHERE id = $1");
+  u->bind(1, o.webhook_id).bind(2, step.health.failing_since_ms).bind(3, step.health.failure_streak);
+  u->bind(4, step.health.probe_count).bind(5, step.health.next_probe_at_ms).bind(6, step.health.last_error);
+  u->bind(7, disable ? 1 : 0).bind(8, step.disabled_reason).bind(9, o.attempt.at_ms);
+  return done(db, u->step(), "webhook health");
 }
 
 }  // namespace
@@ -188,12 +225,7 @@ Status record_outcome(Db& db, const AttemptOutcome& o) {
       GH_RETURN_IF_ERROR(insert(*a));
     }
   }
-  if (!o.disabled_reason.empty()) {
-    GH_STMT(w, db, "UPDATE webhooks SET enabled = 0, disabled_reason = $2, updated_at = $3 WHERE id = $1");
-    w->bind(1, o.webhook_id).bind(2, o.disabled_reason).bind(3, o.attempt.at_ms);
-    GH_RETURN_IF_ERROR(done(db, w->step(), "disable webhook"));
-  }
-  return ok_status();
+  return record_health(db, o);
 }
 
 Result<std::vector<ClaimedBatch>> claim(Db& db, const ClaimRequest& req) {
@@ -214,8 +246,11 @@ Status release_leases(Db& db, const std::string& owner) {
 
 Result<std::optional<int64_t>> next_due_ms(Db& db) {
   GH_STMT(s, db,
-          "SELECT min(max(b.next_attempt_at, b.lease_until)) FROM batches b JOIN webhooks w ON w.id = "
-          "b.webhook_id WHERE b.state = 'pending' AND w.enabled = 1");
+          "SELECT min(t) FROM (SELECT max(b.next_attempt_at, b.lease_until, CASE WHEN w.failing_since IS NULL "
+          "THEN 0 ELSE w.next_probe_at END) AS t FROM batches b JOIN webhooks w ON w.id = b.webhook_id "
+          "WHERE b.state = 'pending' AND w.enabled = 1 UNION ALL SELECT w.next_probe_at FROM webhooks w "
+          "JOIN accounts a ON a.id = w.account_id WHERE w.enabled = 1 AND w.failing_since IS NOT NULL "
+          "AND w.cursor < a.head_seq)");
   int rc = s->step();
   if (rc != SQLITE_ROW) return db.error(rc, "next_due_ms");
   return s->opt_i64(0);

@@ -30,8 +30,9 @@ Result<int> prune(Db& db, int64_t delivered_before_ms, int64_t failed_before_ms,
     GH_RETURN_IF_ERROR(done(db, b->step(), "prune batches"));
     ++deleted;
   }
-  // Events below every webhook's position and every remaining batch of
-  // their account, older than the shorter retention, are needed by nobody. Each account
+  // Events below every enabled webhook's position and every remaining batch
+  // of their account, older than the shorter retention, are needed by nobody
+  // (a disabled webhook does not hold them: backlog.h). Each account
   // is read from its oldest event on, at most `limit` rows a step, and
   // not at all when its oldest event is too recent (created_at follows
   // seq): a step never reads the events that stay. (A filter on
@@ -53,7 +54,7 @@ Result<int> prune(Db& db, int64_t delivered_before_ms, int64_t failed_before_ms,
     int64_t upto;
     {
       GH_STMT(q, db,
-              "SELECT min(coalesce((SELECT min(cursor) FROM webhooks WHERE account_id = $1), $2), "
+              "SELECT min(coalesce((SELECT min(cursor) FROM webhooks WHERE account_id = $1 AND enabled = 1), $2), "
               "coalesce((SELECT min(first_seq) - 1 FROM batches WHERE account_id = $1), $2))");
       q->bind(1, account).bind(2, head);
       int rc = q->step();

@@ -27,8 +27,19 @@ Result<Webhook> webhook_from_row(const SecretBox& box, const Stmt& s, int c) {
   w.created_at_ms = s.i64(c + 12);
   w.updated_at_ms = s.i64(c + 13);
   w.batch_max_bytes = static_cast<int>(s.i64(c + 14));
+  w.health = health_from_row(s, c + 15);
   if (auto o = open_secrets(box, {w.id, s.str(c + 7), s.str(c + 8), s.str(c + 9)}, w); !o.ok()) return o.error();
   return w;
+}
+
+WebhookHealth health_from_row(const Stmt& s, int c) {
+  WebhookHealth h;
+  h.failing_since_ms = s.opt_i64(c + 0);
+  h.failure_streak = static_cast<int>(s.i64(c + 1));
+  h.probe_count = static_cast<int>(s.i64(c + 2));
+  h.next_probe_at_ms = s.i64(c + 3);
+  h.last_error = s.str(c + 4);
+  return h;
 }
 
 Batch batch_from_row(const Stmt& s) {

@@ -29,7 +29,11 @@
 #define GH_WEBHOOK_COLUMNS                                                                              \
   "w.id, w.account_id, w.name, w.url, w.enabled, w.event_types, w.batch_max_events, w.auth, w.secret, " \
   "w.previous_secret, w.previous_secret_expires_at, w.disabled_reason, w.created_at, w.updated_at, "      \
-  "w.batch_max_bytes"
+  "w.batch_max_bytes, w.failing_since, w.failure_streak, w.probe_count, w.next_probe_at, w.last_error"
+
+// A webhook's health (columns 15 to 19 of GH_WEBHOOK_COLUMNS), then whether it is enabled.
+#define GH_WEBHOOK_HEALTH_COLUMNS \
+  "w.failing_since, w.failure_streak, w.probe_count, w.next_probe_at, w.last_error, w.enabled"
 
 namespace growhook::sqlite {
 
@@ -51,8 +55,12 @@ enum class Durability {
 // constraint is kConflict, anything else the database's error.
 Status done(Db& db, int rc, std::string_view what);
 
+// How many columns GH_WEBHOOK_COLUMNS names (what a query selects after them starts there).
+inline constexpr int kWebhookColumnCount = 20;
 // Opens the secret columns with box; kInternal when they do not open.
 Result<Webhook> webhook_from_row(const SecretBox& box, const Stmt& s, int c = 0);
+// The first five columns of GH_WEBHOOK_HEALTH_COLUMNS, from column c.
+WebhookHealth health_from_row(const Stmt& s, int c = 0);
 // The columns id, webhook_id, account_id, state, event_count, created_at,
 // next_attempt_at, cycle_attempts, from column 0.
 Batch batch_from_row(const Stmt& s);

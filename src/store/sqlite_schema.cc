@@ -102,6 +102,15 @@ CREATE INDEX IF NOT EXISTS portal_sessions_by_expiry ON portal_sessions(expires_
     R"sql(
 SELECT 1;
 )sql",
+    // 8: a webhook's health (domain/health.h): failing since when, failed
+    // attempts in a row, probes, when the next probe may go, the last error.
+    R"sql(
+ALTER TABLE webhooks ADD COLUMN failing_since INTEGER;
+ALTER TABLE webhooks ADD COLUMN failure_streak INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN probe_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN next_probe_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,

@@ -25,6 +25,7 @@
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_claim.h"
 #include "store/sqlite_db.h"
+#include "store/sqlite_backlog.h"
 #include "store/sqlite_portal.h"
 #include "store/sqlite_retention.h"
 #include "store/sqlite_rows.h"
@@ -301,6 +302,16 @@ class SqliteStore final : public Store {
     return read([&](Db& db) { return sqlite::get_event(db, account_id, event_id); });
   }
 
+  // ---- backlog (sqlite_backlog.cc) ----
+  Result<Enabled> enable_webhook(const std::string& account_id, const std::string& id, bool from_head,
+                                 int64_t now_ms) override {
+    return write_result([&](Db& db) { return sqlite::enable_webhook(db, account_id, id, from_head, now_ms); });
+  }
+
+  Result<Recovered> recover(const std::string& account_id, const std::string& id, const RecoverRequest& req) override {
+    return write_result([&](Db& db) { return sqlite::recover(db, account_id, id, req); });
+  }
+
   // ---- portal sessions (sqlite_portal.cc) ----
   Status create_portal_session(const PortalSession& p) override {
     return write([&](Db& db) { return sqlite::create_portal_session(db, p); });
@@ -358,6 +369,13 @@ class SqliteStore final : public Store {
             "w.cursor AND (e.type & w.event_types) != 0)), 0) FROM webhooks w JOIN accounts a ON a.id = "
             "w.account_id WHERE w.enabled = 1 AND w.cursor < a.head_seq");
     if (s->step() == SQLITE_ROW) c.pending_events = s->i64(0);
+    GH_STMT(h, db,
+            "SELECT coalesce(sum(enabled = 1 AND failing_since IS NOT NULL), 0), coalesce(sum(enabled = 0), 0) "
+            "FROM webhooks");
+    if (h->step() == SQLITE_ROW) {
+      c.failing_webhooks = h->i64(0);
+      c.disabled_webhooks = h->i64(1);
+    }
     return c;
   }
 

@@ -11,6 +11,7 @@
 //   contacts.h     Contacts     the API: a contact's events, where each went
 //   maintenance.h  Maintenance  retention, /metrics, /readyz, settings
 //   portal_sessions.h PortalSessions  the API: the page's sign-ins minted by the platform
+//   backlog.h      Backlog      the API: enabling a webhook where it stopped, recovering events
 //
 // Rules for every method of every role:
 // - Thread-safe and synchronous. A write has committed when it returns
@@ -28,6 +29,7 @@
 #include <memory>
 
 #include "store/accounts.h"
+#include "store/backlog.h"
 #include "store/batches.h"
 #include "store/contacts.h"
 #include "store/event_log.h"
@@ -45,7 +47,8 @@ class Store : public EventLog,
               public Batches,
               public Contacts,
               public Maintenance,
-              public PortalSessions {};
+              public PortalSessions,
+              public Backlog {};
 
 // What a store's factory hands back: the store, and the notifier that wakes
 // this node when another one committed work (null for a single-node store).

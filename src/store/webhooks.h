@@ -23,9 +23,10 @@ class Webhooks {
   // Oldest first; ids greater than after_id; at most limit.
   virtual Result<std::vector<Webhook>> list_webhooks(const std::string& account_id,
                                                      const std::string& after_id, int limit) = 0;
-  // Replaces the mutable fields. When the webhook goes from disabled to
-  // enabled its position moves to the account's head: events that arrived
-  // while it was disabled are not delivered to it.
+  // Replaces the mutable fields. A webhook enabled again resumes where it
+  // stopped: the events that arrived while it was disabled are delivered to
+  // it, as far as retention kept them (backlog.h: enable_webhook with
+  // from_head skips them).
   virtual Status update_webhook(const Webhook& webhook) = 0;
   // Deletes the webhook with its batches and attempts.
   virtual Status delete_webhook(const std::string& account_id, const std::string& id) = 0;

@@ -66,18 +66,39 @@ struct AttemptOutcome {
   BatchState new_state = BatchState::kPending;
   std::optional<int64_t> next_attempt_at_ms;  // when new_state is pending
   std::string disabled_reason;             // non-empty: disable the webhook (410)
+  // What the webhook's health (domain/health.h) needs beyond the above; the
+  // store applies observe() to the stored health in the same transaction.
+  std::optional<int64_t> retry_after_ms;   // the receiver's Retry-After, as a wait
+  double rand01 = 0.5;                     // the jitter's draw for the next probe
+  HealthConfig health;
 };
+
+// The attempt of o as health sees it.
+inline AttemptReport health_report(const AttemptOutcome& o) {
+  AttemptReport r;
+  r.at_ms = o.attempt.at_ms + o.attempt.duration_ms;
+  r.success = o.new_state == BatchState::kDelivered;
+  r.batch_failed = o.new_state == BatchState::kFailed;
+  r.gone = !o.disabled_reason.empty();
+  r.error = r.gone ? o.disabled_reason : o.attempt.error;
+  r.retry_after_ms = o.retry_after_ms;
+  r.rand01 = o.rand01;
+  return r;
+}
 
 class WorkQueue {
  public:
   virtual ~WorkQueue() = default;
 
   // The delivery loop's turn: records the outcomes (their attempts, the
-  // batches' new state and next attempt, released leases, a webhook
-  // disabled), then leases batches that are due (pending, next attempt
-  // reached, lease free or expired, webhook enabled) and cuts new batches
-  // from webhooks' pending events (domain/batching.h), within the request's
-  // bounds. A store may do both in one transaction (SQLite does: one commit
+  // batches' new state and next attempt, released leases, the webhook's
+  // health by observe(), a webhook disabled), then leases batches that are
+  // due (pending, next attempt reached, lease free or expired, webhook
+  // enabled) and cuts new batches from webhooks' pending events
+  // (domain/batching.h), within the request's bounds. A failing webhook
+  // (domain/health.h) gets no new batches and at most one batch in flight,
+  // claimed only once its next probe is due; when none of its batches is
+  // pending, that one is cut from its events. A store may do both in one transaction (SQLite does: one commit
   // a turn). On an error the caller records the same outcomes again later,
   // which is harmless (see Leases above).
   virtual Result<std::vector<ClaimedBatch>> record_and_claim(std::span<const AttemptOutcome> outcomes,
@@ -89,8 +110,9 @@ class WorkQueue {
   // single-node store at start-up: work in flight at a crash is taken up).
   virtual Status release_leases(const std::string& owner) = 0;
   // The earliest time a batch of an enabled webhook can be claimed:
-  // min(next attempt, lease end) over pending batches, in the past when one
-  // is due now. Empty when none is pending.
+  // min(next attempt, lease end, and for a failing webhook its next probe)
+  // over pending batches, and the next probe of a failing webhook with
+  // events not yet cut; in the past when one is due now. Empty when none.
   virtual Result<std::optional<int64_t>> next_due_ms() = 0;
 };
 

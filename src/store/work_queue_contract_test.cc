@@ -14,7 +14,7 @@ namespace {
 class WorkQueueContract : public StoreContractTest {};
 GH_STORE_CONTRACT(WorkQueueContract);
 
-TEST_P(WorkQueueContract, NewWebhookGetsOnlyLaterEventsAndDisabledTimeIsSkipped) {
+TEST_P(WorkQueueContract, NewWebhookGetsOnlyLaterEventsAndADisabledOneResumesWhereItStopped) {
   Account a = add_account(st());
   append(st(), a, {event("before", T)});
   Webhook w = add_webhook(st(), a);
@@ -28,7 +28,7 @@ TEST_P(WorkQueueContract, NewWebhookGetsOnlyLaterEventsAndDisabledTimeIsSkipped)
   w.enabled = true;
   ASSERT_TRUE(st().update_webhook(w).ok());
   append(st(), a, {event("re-enabled", T)});
-  EXPECT_EQ(ids_of(claim(st(), T + 2)), (std::vector<std::string>{"re-enabled"}));
+  EXPECT_EQ(ids_of(claim(st(), T + 2)), (std::vector<std::string>{"while-disabled", "re-enabled"}));
   // An update that keeps it enabled does not move the cursor.
   append(st(), a, {event("kept", T)});
   w.name = "still on";

@@ -318,6 +318,7 @@ void Server::start() {
     if (!has("--node-id")) argv_s.insert(argv_s.end(), {"--node-id", node_id_});
   }
   if (!has("--retry-delays")) argv_s.insert(argv_s.end(), {"--retry-delays", "200ms,200ms,200ms"});
+  if (!has("--probe-max-interval")) argv_s.insert(argv_s.end(), {"--probe-max-interval", "500ms"});
   if (!has("--allow-targets")) argv_s.insert(argv_s.end(), {"--allow-targets", "127.0.0.0/8"});
   argv_s.insert(argv_s.end(), args_.begin(), args_.end());
   const pid_t parent = getpid();

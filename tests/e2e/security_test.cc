@@ -204,6 +204,7 @@ const std::vector<Route>& owned_routes() {
       {"POST", "/v1/webhooks/{webhook}/retry-failed", ""},
       {"POST", "/v1/webhooks/{webhook}/enable", ""},
       {"POST", "/v1/webhooks/{webhook}/disable", ""},
+      {"POST", "/v1/webhooks/{webhook}/recover", R"({"since":"2020-01-01T00:00:00Z"})"},
       {"GET", "/v1/batches/{batch}", ""},
       {"POST", "/v1/batches/{batch}/retry", ""},
       {"GET", "/v1/events/{event}", ""},
