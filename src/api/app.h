@@ -49,7 +49,8 @@ struct AppStores {
   Maintenance& maintenance;  // ops_routes: /readyz, /metrics
   Contacts& contacts;        // contact_routes
   PortalSessions& portal;    // portal_routes, app.cc (session tokens)
-  static AppStores of(Store& s) { return {s, s, s, s, s, s}; }
+  DeliveryActivity& activity;  // stats_routes
+  static AppStores of(Store& s) { return {s, s, s, s, s, s, s}; }
 };
 
 class App {
@@ -105,6 +106,8 @@ class App {
   // contact_routes.cc
   Response find_contact(const Account& a, const Request& req);
   Response get_event(const Account& a, const std::string& id);
+  // stats_routes.cc
+  Response webhook_stats(const Account& a, const std::string& webhook_id);
   // portal_routes.cc: the page's POST and DELETE /v1/portal-session, the
   // platform's POST and DELETE /v1/accounts/{id}/portal-sessions (after
   // refuse_token); nullopt for any other path.
@@ -125,6 +128,7 @@ class App {
   Batches& batches_;
   Maintenance& maintenance_;
   Contacts& contacts_;
+  DeliveryActivity& activity_;
   GroupCommitter& committer_;
   Transport& transport_;
   const Clock& clock_;

@@ -99,6 +99,10 @@ CREATE INDEX IF NOT EXISTS portal_sessions_by_expiry ON portal_sessions(expires_
     R"sql(
 SELECT 1;
 )sql",
+    // 8: a webhook's stats, as SQLite's schema 8.
+    R"sql(
+CREATE INDEX IF NOT EXISTS batches_finished_by_webhook ON batches(webhook_id, updated_at) WHERE state <> 'pending';
+)sql",
 };
 
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,

@@ -6,6 +6,6 @@
 
 namespace growhook {
 
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 
 }  // namespace growhook

@@ -22,6 +22,7 @@
 #include "store/secret_keys.h"
 #include "store/sqlite_catalog.h"
 #include "store/sqlite_contacts.h"
+#include "store/sqlite_activity.h"
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_claim.h"
 #include "store/sqlite_db.h"
@@ -299,6 +300,12 @@ class SqliteStore final : public Store {
 
   Result<StoredEvent> get_event(const std::string& account_id, const std::string& event_id) override {
     return read([&](Db& db) { return sqlite::get_event(db, account_id, event_id); });
+  }
+
+  // ---- webhook stats (sqlite_activity.cc) ----
+  Result<std::vector<ActivityBucket>> webhook_activity(const std::string& account_id, const std::string& webhook_id,
+                                                       int64_t since_ms) override {
+    return read([&](Db& db) { return sqlite::webhook_activity(db, account_id, webhook_id, since_ms); });
   }
 
   // ---- portal sessions (sqlite_portal.cc) ----
