@@ -129,6 +129,7 @@ export const api = {
   getBatch: (id) => request('GET', `/v1/batches/${enc(id)}`),
   retryBatch: (id) => request('POST', `/v1/batches/${enc(id)}/retry`),
   retryFailed: (id) => request('POST', `/v1/webhooks/${enc(id)}/retry-failed`),
+  webhookStats: (id) => request('GET', `/v1/webhooks/${enc(id)}/stats`),
   findContact: ({ msisdn, email, cursor, limit = 20 }) =>
     request('GET', `/v1/events${query({ msisdn, email, limit, cursor })}`),
 };
