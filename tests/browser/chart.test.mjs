@@ -44,6 +44,13 @@ async function shownTotals(root) {
   return out;
 }
 
+// The titles of the buckets whose bar of class `bar` has a height.
+async function drawnBuckets(svg, bar) {
+  return svg.locator('g.bucket').evaluateAll((groups, cls) => groups
+    .filter((g) => Number(g.querySelector(`rect.${cls}`).getAttribute('height')) > 0)
+    .map((g) => g.querySelector('title').textContent), bar);
+}
+
 async function waitForTotals(root, want, what) {
   await waitUntil(async () => JSON.stringify(await shownTotals(root)) === JSON.stringify(want),
     `${what}: the chart shows ${JSON.stringify(want)}`, { timeoutMs: 30000 });
@@ -105,10 +112,11 @@ test("each webhook's chart shows its deliveries and failures, in text too, per h
     .map((id) => document.getElementById(id).textContent).join(' '));
   assert.match(name, /last 24 hours/);
   assert.match(name, /\(3 events\), 0 failed attempts, 0 batches ended failed/);
-  // The bar of the current hour is drawn; its title says what it counts.
-  const last = chart.locator('g.bucket').last();
-  assert.ok(Number(await last.locator('rect.bar-delivered').getAttribute('height')) > 0);
-  assert.match(await last.locator('title').textContent(), /UTC: \d+ batch(es)? delivered \(3 events\)/);
+  // The hour's bar is drawn (this hour's, or the one before when the run
+  // crossed an hour); its title says what it counts.
+  const drawn = await drawnBuckets(chart, 'bar-delivered');
+  assert.equal(drawn.length, 1, JSON.stringify(drawn));
+  assert.match(drawn[0], /UTC: \d+ batch(es)? delivered \(3 events\)/);
 
   await page.getByRole('group', { name: 'Chart period' }).getByRole('button', { name: '7 days' }).click();
   await waitUntil(async () => (await chart.locator('g.bucket').count()) === 7, 'one group of bars a day');
@@ -121,8 +129,9 @@ test("each webhook's chart shows its deliveries and failures, in text too, per h
   await waitForTotals(page, expected['Broken sheet'], 'Broken sheet');
   assert.equal(expected['Broken sheet'].batches_delivered, 0);
   assert.equal(expected['Broken sheet'].attempts_failed, 4 * expected['Broken sheet'].batches_failed);
-  const bar = page.locator('.activity-chart g.bucket').last().locator('rect.bar-failed');
-  assert.ok(Number(await bar.getAttribute('height')) > 0, 'the failed attempts are drawn');
+  const failedBars = await drawnBuckets(page.locator('.activity-chart svg'), 'bar-failed');
+  assert.ok(failedBars.length >= 1, 'the failed attempts are drawn');
+  assert.match(failedBars.join(' '), /failed attempts?/);
   await page.close();
 });
 
