@@ -14,8 +14,8 @@ const H = 170;
 const PAD = { left: 34, right: 6, top: 10, bottom: 24 };
 const MIN_REFRESH_MS = 30000;  // its reads grow with the week's batches (docs/performance.md)
 const PERIODS = {
-  hourly: { label: '24 h', name: 'last 24 hours, per hour (UTC)', every: 6 },
-  daily: { label: '7 days', name: 'last 7 days, per day (UTC)', every: 1 },
+  hourly: { label: '24 h', name: 'last 24 hours, per hour (UTC)', caption: 'Last 24 hours, per hour (UTC)', every: 6 },
+  daily: { label: '7 days', name: 'last 7 days, per day (UTC)', caption: 'Last 7 days, per day (UTC)', every: 1 },
 };
 
 function svg(tag, attrs, ...children) {
@@ -87,10 +87,12 @@ export function activityChart(id) {
   let loadedAt = 0;
   let loading = null;
   const toggle = h('div', { class: 'filters chart-toggle', role: 'group', 'aria-label': 'Chart period' });
+  const caption = h('p', { class: 'muted small activity-caption' });
   const figure = h('div', { class: 'activity-figure' }, h('p', { class: 'loading' }, 'Loading…'));
   const legend = h('p', { class: 'activity-legend' });
   const el = h('section', { class: 'card activity-chart', 'aria-labelledby': 'activity-title' },
-    h('div', { class: 'activity-head' }, h('h2', { id: 'activity-title' }, 'Deliveries and failures'), toggle),
+    h('div', { class: 'activity-head' }, h('div', {}, h('h2', { id: 'activity-title' }, 'Deliveries and failures'), caption),
+      toggle),
     figure, legend);
 
   function renderToggle() {
@@ -102,6 +104,7 @@ export function activityChart(id) {
   }
 
   function render() {
+    caption.textContent = PERIODS[period].caption;
     if (!stats) return;
     const buckets = stats[period] || [];
     const t = totals(buckets);
@@ -123,5 +126,6 @@ export function activityChart(id) {
   }
 
   renderToggle();
+  caption.textContent = PERIODS[period].caption;
   return { el, refresh };
 }

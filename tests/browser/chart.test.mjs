@@ -122,6 +122,7 @@ test("each webhook's chart shows its deliveries and failures, in text too, per h
   await waitUntil(async () => (await chart.locator('g.bucket').count()) === 7, 'one group of bars a day');
   assert.equal(await page.getByRole('button', { name: '7 days' }).getAttribute('aria-pressed'), 'true');
   assert.match(await chart.locator('title').first().textContent(), /last 7 days/);
+  await page.locator('.activity-caption', { hasText: 'Last 7 days, per day (UTC)' }).waitFor();
   assert.deepEqual(await shownTotals(page), expected.CRM);
 
   await page.goto(`${server.base}/#/webhooks/${hooks['Broken sheet']}`);
