@@ -8,8 +8,6 @@
 //   (PostgreSQL: GROWHOOK_SECRETS_KEYS set, an empty database)
 // prints the append cost with and without the indexes and their ratio,
 // "search_msisdn_ms p50/p99/max", "search_email_ms p50/p99/max".
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -19,11 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "bench_store.h"
 #include "domain/event.h"
-#include "store/postgres_store.h"
-#include "store/sqlite_store.h"
 
 using namespace growhook;
+using growhook::bench::open_store;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -32,18 +30,6 @@ constexpr int64_t kNow = 1'700'000'000'000;
 constexpr int64_t kBaseMsisdn = 4915100000000;
 
 std::string email_of(int contact) { return "Contact." + std::to_string(contact) + "@Example.com"; }
-
-Result<std::unique_ptr<Store>> open(const std::string& where) {
-  if (where.rfind("postgres", 0) == 0) {
-    // PostgreSQL needs the keys its secrets are sealed with.
-    const char* keys = std::getenv("GROWHOOK_SECRETS_KEYS");
-    auto s = open_postgres_store(where, 4, keys ? keys : "");
-    if (!s.ok()) return s.error();
-    return std::move(s->store);
-  }
-  std::filesystem::remove_all(where);
-  return open_sqlite_store(where);
-}
 
 // Appends the events; returns microseconds per event.
 double fill(Store& store, int events, int contacts) {
@@ -74,13 +60,7 @@ double fill(Store& store, int events, int contacts) {
 bool setup(Store& store) {
   if (!store.create_account({"acc_1", "shop", kNow}, "hash").ok()) return false;
   for (int i = 1; i <= 3; ++i) {
-    Webhook w;
-    w.id = "wh_" + std::to_string(i);
-    w.account_id = "acc_1";
-    w.name = "crm " + std::to_string(i);
-    w.url = "http://127.0.0.1:9/hook";
-    w.secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    if (!store.create_webhook(w).ok()) return false;
+    if (!store.create_webhook(growhook::bench::bench_webhook(i)).ok()) return false;
   }
   return true;
 }
@@ -102,16 +82,7 @@ int drain(Store& store) {
     }
     outcomes.clear();
     if (claimed->empty()) break;
-    for (const auto& c : *claimed) {
-      AttemptOutcome o;
-      o.batch_id = c.batch.id;
-      o.webhook_id = c.webhook.id;
-      o.owner = "bench";
-      o.attempt_number = c.next_attempt_number;
-      o.attempt = {t, 200, 1, "", "ok"};
-      o.new_state = BatchState::kDelivered;
-      outcomes.push_back(std::move(o));
-    }
+    for (const auto& c : *claimed) outcomes.push_back(growhook::bench::outcome_of(c, t, 200, BatchState::kDelivered));
     batches += static_cast<int>(claimed->size());
   }
   return batches;
@@ -142,15 +113,10 @@ int main(int argc, char** argv) {
       for (bool bare : {true, false}) {
         const std::string dir = where + "-ab";
         {
-          auto s = open(dir);
+          auto s = open_store(dir);
           if (!s.ok() || !setup(**s)) return 1;
         }
-        if (bare) {
-          sqlite3* db = nullptr;
-          sqlite3_open((dir + "/growhook.db").c_str(), &db);
-          sqlite3_exec(db, "DROP INDEX events_by_msisdn; DROP INDEX events_by_email", nullptr, nullptr, nullptr);
-          sqlite3_close(db);
-        }
+        if (bare) growhook::bench::exec_on_sqlite_folder(dir, "DROP INDEX events_by_msisdn; DROP INDEX events_by_email");
         auto s = open_sqlite_store(dir);
         if (!s.ok()) return 1;
         (bare ? without : with).push_back(fill(**s, ab_events, contacts));
@@ -164,7 +130,7 @@ int main(int argc, char** argv) {
                 "ratio %.2f\n",
                 ab_events, with[1], without[1], with[1] / without[1]);
   }
-  auto opened = open(where);
+  auto opened = open_store(where);
   if (!opened.ok()) {
     std::fprintf(stderr, "%s\n", opened.error().message.c_str());
     return 1;

@@ -131,6 +131,7 @@ export const api = {
   retryFailed: (id) => request('POST', `/v1/webhooks/${enc(id)}/retry-failed`),
   enableWebhook: (id, resume) => request('POST', `/v1/webhooks/${enc(id)}/enable`, { body: resume ? { resume } : {} }),
   recoverWebhook: (id, since) => request('POST', `/v1/webhooks/${enc(id)}/recover`, { body: { since } }),
+  webhookStats: (id) => request('GET', `/v1/webhooks/${enc(id)}/stats`),
   findContact: ({ msisdn, email, cursor, limit = 20 }) =>
     request('GET', `/v1/events${query({ msisdn, email, limit, cursor })}`),
 };

@@ -1,5 +1,6 @@
-// One webhook's page: its status and its batches, failed first, with Retry
-// and Retry all failed. Polls so that outcomes show up without a reload.
+// One webhook's page: its status, the chart of its deliveries and failures
+// (activity-chart.js) and its batches, failed first, with Retry and Retry
+// all failed. Polls so that outcomes show up without a reload.
 
 import { api } from './api.js';
 import { h, clear, timeAgo, keepFocus, toast } from './dom.js';
@@ -9,6 +10,7 @@ import { webhookMenuItems, statusBadge, disabledReason, failingNote } from './we
 import { openWebhookForm } from './webhook-form.js';
 import { openTestDialog } from './test-connection.js';
 import { openBatchDialog, attemptSummary, stateBadge } from './batch-detail.js';
+import { activityChart } from './activity-chart.js';
 
 const STATES = ['failed', 'pending', 'delivered'];
 const TITLES = { failed: 'Failed batches', pending: 'Pending batches', delivered: 'Delivered batches' };
@@ -36,7 +38,8 @@ export function batchesView(main, { id, state }) {
   const alert = errorBox();
   const filterBar = h('div', { class: 'filters', role: 'group', 'aria-label': 'Show batches' });
   const sections = h('div', { class: 'sections' });
-  clear(main, crumbs, head, alert, filterBar, sections);
+  const chart = activityChart(id);
+  clear(main, crumbs, head, alert, chart.el, filterBar, sections);
   document.title = 'Batches · growhook';
 
   function visibleStates() { return filter === 'all' ? STATES : [filter]; }
@@ -98,6 +101,7 @@ export function batchesView(main, { id, state }) {
       });
       renderHead();
       for (const s of states) renderSection(s);
+      chart.refresh();
     } catch (err) {
       if (stopped || mine !== generation) return;
       if (err.status === 404) { renderGone(); return; }
@@ -195,6 +199,7 @@ export function batchesView(main, { id, state }) {
   function retried() {
     fastUntil = Date.now() + 60000;
     refresh();
+    chart.refresh(true);
   }
 
   async function retryOne(b, button) {

@@ -45,6 +45,7 @@ App::App(AppStores stores, GroupCommitter& committer, Transport& transport, cons
       maintenance_(stores.maintenance),
       contacts_(stores.contacts),
       backlog_(stores.backlog),
+      activity_(stores.activity),
       committer_(committer),
       transport_(transport),
       clock_(clock),
@@ -190,6 +191,7 @@ void App::route(Request& req, const Parts& p, Responder& respond) {
       const std::string& action = p[3];
       if (action == "batches") return respond(m == "GET" ? list_batches(a, id, req) : method_not_allowed("GET"));
       if (action == "secret") return respond(m == "GET" ? get_secret(a, id) : method_not_allowed("GET"));
+      if (action == "stats") return respond(m == "GET" ? webhook_stats(a, id) : method_not_allowed("GET"));
       if (m != "POST") return respond(method_not_allowed("POST"));
       if (action == "test") return test_webhook(a, id, req, std::move(respond));
       if (action == "rotate-secret") return respond(rotate_secret(a, id, req));

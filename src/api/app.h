@@ -51,7 +51,8 @@ struct AppStores {
   Contacts& contacts;        // contact_routes
   PortalSessions& portal;    // portal_routes, app.cc (session tokens)
   Backlog& backlog;          // webhook_routes: enable, recover
-  static AppStores of(Store& s) { return {s, s, s, s, s, s, s}; }
+  DeliveryActivity& activity;  // stats_routes
+  static AppStores of(Store& s) { return {s, s, s, s, s, s, s, s}; }
 };
 
 class App {
@@ -109,6 +110,8 @@ class App {
   // contact_routes.cc
   Response find_contact(const Account& a, const Request& req);
   Response get_event(const Account& a, const std::string& id);
+  // stats_routes.cc
+  Response webhook_stats(const Account& a, const std::string& webhook_id);
   // portal_routes.cc: the page's POST and DELETE /v1/portal-session, the
   // platform's POST and DELETE /v1/accounts/{id}/portal-sessions (after
   // refuse_token); nullopt for any other path.
@@ -130,6 +133,7 @@ class App {
   Maintenance& maintenance_;
   Contacts& contacts_;
   Backlog& backlog_;
+  DeliveryActivity& activity_;
   GroupCommitter& committer_;
   Transport& transport_;
   const Clock& clock_;

@@ -43,6 +43,7 @@
 #include "store/codec.h"
 #include "store/pg_catalog.h"
 #include "store/pg_contacts.h"
+#include "store/pg_activity.h"
 #include "store/pg_claim.h"
 #include "store/pg_listener.h"
 #include "store/pg_pool.h"
@@ -245,6 +246,12 @@ class PostgresStore final : public Store, public WorkNotifier {
   Result<StoredEvent> get_event(const std::string& account_id, const std::string& event_id) override {
     GH_PG_CONN(c);
     return pg::get_event(c, account_id, event_id);
+  }
+
+  Result<std::vector<ActivityBucket>> webhook_activity(const std::string& account_id, const std::string& webhook_id,
+                                                       int64_t since_ms) override {
+    GH_PG_CONN(c);
+    return pg::webhook_activity(c, account_id, webhook_id, since_ms);
   }
 
   Result<int> retry_failed(const std::string& account_id, const std::string& webhook_id, int64_t now_ms) override {

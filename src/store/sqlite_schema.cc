@@ -111,6 +111,15 @@ ALTER TABLE webhooks ADD COLUMN probe_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE webhooks ADD COLUMN next_probe_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE webhooks ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
 )sql",
+    // 9: a webhook's stats (store/delivery_activity.h): its finished
+    // batches by when they ended. Partial, so delivery's updates of pending
+    // batches do not keep it up: a batch enters it once, when it ends.
+    // Covering (state, event_count, id), so the stats read no batch row
+    // (bench/stats_bench: 76 ms to 41 ms for 50,000 batches).
+    R"sql(
+CREATE INDEX IF NOT EXISTS batches_finished_by_webhook ON batches(webhook_id, updated_at, state, event_count, id)
+  WHERE state <> 'pending';
+)sql",
 };
 
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,

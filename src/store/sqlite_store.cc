@@ -22,6 +22,7 @@
 #include "store/secret_keys.h"
 #include "store/sqlite_catalog.h"
 #include "store/sqlite_contacts.h"
+#include "store/sqlite_activity.h"
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_claim.h"
 #include "store/sqlite_db.h"
@@ -310,6 +311,12 @@ class SqliteStore final : public Store {
 
   Result<Recovered> recover(const std::string& account_id, const std::string& id, const RecoverRequest& req) override {
     return write_result([&](Db& db) { return sqlite::recover(db, account_id, id, req); });
+  }
+
+  // ---- webhook stats (sqlite_activity.cc) ----
+  Result<std::vector<ActivityBucket>> webhook_activity(const std::string& account_id, const std::string& webhook_id,
+                                                       int64_t since_ms) override {
+    return read([&](Db& db) { return sqlite::webhook_activity(db, account_id, webhook_id, since_ms); });
   }
 
   // ---- portal sessions (sqlite_portal.cc) ----

@@ -9,6 +9,7 @@
 //   webhooks.h     Webhooks     the API: webhooks
 //   batches.h      Batches      the API: batches, manual retries
 //   contacts.h     Contacts     the API: a contact's events, where each went
+//   delivery_activity.h DeliveryActivity  the API: a webhook's deliveries and failures per hour
 //   maintenance.h  Maintenance  retention, /metrics, /readyz, settings
 //   portal_sessions.h PortalSessions  the API: the page's sign-ins minted by the platform
 //   backlog.h      Backlog      the API: enabling a webhook where it stopped, recovering events
@@ -35,6 +36,7 @@
 #include "store/event_log.h"
 #include "store/maintenance.h"
 #include "store/portal_sessions.h"
+#include "store/delivery_activity.h"
 #include "store/webhooks.h"
 #include "store/work_queue.h"
 
@@ -46,6 +48,7 @@ class Store : public EventLog,
               public Webhooks,
               public Batches,
               public Contacts,
+              public DeliveryActivity,
               public Maintenance,
               public PortalSessions,
               public Backlog {};

@@ -199,6 +199,7 @@ const std::vector<Route>& owned_routes() {
       {"GET", "/v1/webhooks/{webhook}/batches", ""},
       {"GET", "/v1/webhooks/{webhook}/batches?state=failed", ""},
       {"GET", "/v1/webhooks/{webhook}/secret", ""},
+      {"GET", "/v1/webhooks/{webhook}/stats", ""},
       {"POST", "/v1/webhooks/{webhook}/test", "{}"},
       {"POST", "/v1/webhooks/{webhook}/rotate-secret", "{}"},
       {"POST", "/v1/webhooks/{webhook}/retry-failed", ""},
