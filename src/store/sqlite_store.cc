@@ -351,39 +351,7 @@ class SqliteStore final : public Store {
   }
 
   Result<StoreCounts> counts() override {
-    auto r = reader();
-    if (!r.ok()) return r.error();
-    Db& db = **r;
-    StoreCounts c;
-    {
-      // Each count from its partial index: pending ones from batches_due,
-      // failed ones from batches_finished (the query must name its
-      // condition for SQLite to use it).
-      GH_STMT(s, db,
-              "SELECT (SELECT count(*) FROM batches WHERE state = 'pending'), "
-              "(SELECT count(*) FROM batches WHERE state = 'failed' AND state <> 'pending')");
-      if (s->step() == SQLITE_ROW) {
-        c.pending_batches = s->i64(0);
-        c.failed_batches = s->i64(1);
-      }
-    }
-    {
-      GH_STMT(s, db, "SELECT count(*) FROM batches WHERE state = 'pending' AND cycle_attempts > 0");
-      if (s->step() == SQLITE_ROW) c.retry_scheduled = s->i64(0);
-    }
-    GH_STMT(s, db,
-            "SELECT coalesce(sum((SELECT count(*) FROM events e WHERE e.account_id = w.account_id AND e.seq > "
-            "w.cursor AND (e.type & w.event_types) != 0)), 0) FROM webhooks w JOIN accounts a ON a.id = "
-            "w.account_id WHERE w.enabled = 1 AND w.cursor < a.head_seq");
-    if (s->step() == SQLITE_ROW) c.pending_events = s->i64(0);
-    GH_STMT(h, db,
-            "SELECT coalesce(sum(enabled = 1 AND failing_since IS NOT NULL), 0), coalesce(sum(enabled = 0), 0) "
-            "FROM webhooks");
-    if (h->step() == SQLITE_ROW) {
-      c.failing_webhooks = h->i64(0);
-      c.disabled_webhooks = h->i64(1);
-    }
-    return c;
+    return read([&](Db& db) { return sqlite::counts(db); });
   }
 
   Status ping() override {
