@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""A healthy shop beside many others (issue 12): p99 ingest-to-receipt of
+its events and growhook's CPU per delivered event, at --rate single-event
+posts a second, for the node alone and beside --broken hanging receivers,
+--broken refusing receivers and --quiet quiet accounts. Not pass/fail.
+
+  python3 bench/tenants_bench.py [--rate 500] [--seconds 5] [--broken 200]
+                                 [--quiet 3000] [--runs 1] [--cases alone,hanging,refusing,quiet]
+
+SQLite only for now (the PostgreSQL cases of issue 12, one and two nodes,
+are not written yet). Each case starts a fresh growhook, makes the other accounts first (the broken ones with
+a webhook of one event a batch and a backlog of 4 events, the quiet ones
+with one webhook delivered once), warms the healthy webhook up with one
+event, then posts --rate single events a second for --seconds on 4
+keep-alive connections and waits for them all to arrive (at most 30 s
+more). The ratios are to "alone" of the same run. Loopback only."""
+import argparse
+import http.client
+import http.server
+import json
+import os
+import socket
+import socketserver
+import threading
+import time
+
+from common import TOKEN, Growhook, event, median
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+class Healthy:
+    """A receiver that answers 200 at once and notes when each event id came."""
+
+    def __init__(self):
+        arrivals = self.arrivals = {}
+        lock = self.lock = threading.Lock()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                now = time.monotonic()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                with lock:
+                    for e in json.loads(body)["events"]:
+                        arrivals.setdefault(e["id"], now)
+
+            def log_message(self, *a):
+                pass
+
+        socketserver.ThreadingTCPServer.daemon_threads = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Hanging:
+    """n listening sockets that accept and never answer."""
+
+    def __init__(self, n):
+        self.socks, self.conns = [], []
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            s.listen(64)
+            self.socks.append(s)
+            threading.Thread(target=self.accept, args=(s,), daemon=True).start()
+        self.urls = [f"http://127.0.0.1:{s.getsockname()[1]}/hook" for s in self.socks]
+
+    def accept(self, s):
+        while True:
+            try:
+                self.conns.append(s.accept()[0])
+            except OSError:
+                return
+
+    def stop(self):
+        for s in self.socks + self.conns:
+            s.close()
+
+
+def refusing_urls(n):
+    urls = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        urls.append(f"http://127.0.0.1:{s.getsockname()[1]}/hook")
+        s.close()  # nobody listens there now
+    return urls
+
+
+def cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def post_events(g, account, ids, rate, body_of):
+    host, port = g.base.replace("http://", "").split(":")
+    sent = {}
+    t0 = time.monotonic()
+
+    def worker(k):
+        c = http.client.HTTPConnection(host, int(port), timeout=60)
+        for n in range(k, len(ids), 4):
+            wait = t0 + n / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            sent[ids[n]] = time.monotonic()
+            c.request("POST", f"/v1/accounts/{account}/events", body_of(ids[n]),
+                      {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            assert r.status == 202, r.status
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    return sent
+
+
+def other_accounts(g, urls, backlog):
+    for i, url in enumerate(urls):
+        account, key = g.account()
+        g.call("POST", "/v1/webhooks", {"name": "other", "url": url, "batch_max_events": 1}, token=key)
+        for k in range(backlog):
+            g.call("POST", f"/v1/accounts/{account}/events", dict(event(k), id=f"o-{i}-{k}"))
+
+
+def run_case(name, args):
+    hanging = Hanging(args.broken) if name == "hanging" else None
+    quiet = None
+    g = Growhook()
+    healthy = Healthy()
+    try:
+        account, key = g.account()
+        g.call("POST", "/v1/webhooks", {"name": "healthy", "url": healthy.url, "batch_max_events": 1}, token=key)
+        if name == "hanging":
+            other_accounts(g, hanging.urls, 4)
+        elif name == "refusing":
+            other_accounts(g, refusing_urls(args.broken), 4)
+        elif name == "quiet":
+            quiet = Healthy()
+            other_accounts(g, [quiet.url] * args.quiet, 1)
+            while len(quiet.arrivals) < args.quiet:  # each delivered once, then quiet
+                time.sleep(0.05)
+        g.call("POST", f"/v1/accounts/{account}/events", dict(event(0), id="warm-up"))
+        while "warm-up" not in healthy.arrivals:
+            time.sleep(0.01)
+        time.sleep(1)  # what the setup left settles
+        n = int(args.rate * args.seconds)
+        ids = [f"h-{i}" for i in range(n)]
+        cpu0 = cpu_s(g.proc.pid)
+        sent = post_events(g, account, ids, args.rate, lambda i: json.dumps(dict(event(1), id=i)))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and sum(1 for i in ids if i in healthy.arrivals) < n:
+            time.sleep(0.05)
+        cpu = cpu_s(g.proc.pid) - cpu0
+        got = [healthy.arrivals[i] - sent[i] for i in ids if i in healthy.arrivals]
+        got.sort()
+        p99 = got[min(len(got) - 1, int(len(got) * 0.99))] * 1000 if got else float("nan")
+        return {"arrived": len(got), "of": n, "p99_ms": p99, "cpu_ms_per_event": cpu * 1000 / max(1, len(got))}
+    finally:
+        g.stop()
+        healthy.stop()
+        if hanging:
+            hanging.stop()
+        if quiet:
+            quiet.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rate", type=float, default=500)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--broken", type=int, default=200)
+    ap.add_argument("--quiet", type=int, default=3000)
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--cases", default="alone,hanging,refusing,quiet")
+    args = ap.parse_args()
+    cases = args.cases.split(",")
+    results = {c: [] for c in cases}
+    for _ in range(args.runs):
+        for c in cases:
+            results[c].append(run_case(c, args))
+    alone = None
+    for c in cases:
+        rs = results[c]
+        p99 = median([r["p99_ms"] for r in rs])
+        cpu = median([r["cpu_ms_per_event"] for r in rs])
+        arrived = min(r["arrived"] for r in rs)
+        if c == "alone":
+            alone = (p99, cpu)
+        ratio = f"  p99 x{p99 / alone[0]:.2f}  cpu x{cpu / alone[1]:.2f}" if alone and c != "alone" else ""
+        print(f"{c:9s} arrived {arrived}/{rs[0]['of']}  p99 {p99:8.1f} ms  cpu/event {cpu:.3f} ms{ratio}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
