@@ -6,6 +6,6 @@
 
 namespace growhook {
 
-inline constexpr int kSchemaVersion = 8;
+inline constexpr int kSchemaVersion = 9;
 
 }  // namespace growhook

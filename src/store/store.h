@@ -11,6 +11,7 @@
 //   contacts.h     Contacts     the API: a contact's events, where each went
 //   maintenance.h  Maintenance  retention, /metrics, /readyz, settings
 //   portal_sessions.h PortalSessions  the API: the page's sign-ins minted by the platform
+//   outbox.h       Outbox       notifications of webhooks' health (notify/sender.h)
 //
 // Rules for every method of every role:
 // - Thread-safe and synchronous. A write has committed when it returns
@@ -32,6 +33,7 @@
 #include "store/contacts.h"
 #include "store/event_log.h"
 #include "store/maintenance.h"
+#include "store/outbox.h"
 #include "store/portal_sessions.h"
 #include "store/webhooks.h"
 #include "store/work_queue.h"
@@ -45,7 +47,8 @@ class Store : public EventLog,
               public Batches,
               public Contacts,
               public Maintenance,
-              public PortalSessions {};
+              public PortalSessions,
+              public Outbox {};
 
 // What a store's factory hands back: the store, and the notifier that wakes
 // this node when another one committed work (null for a single-node store).
