@@ -17,6 +17,7 @@ namespace growhook {
 namespace {
 
 constexpr const char* kTokenMetaKey = "platform_token_sha256";
+constexpr int64_t kMailTimeoutMs = 30'000;  // one SMTP conversation, DATA included
 
 // The platform token: from the environment, or generated on first start and
 // printed once; only its SHA-256 is stored.
@@ -90,7 +91,12 @@ SenderOptions sender_options(const ServeConfig& c, const CheckedConfig& k, const
   s.platform_url = c.platform_webhook_url;
   s.platform_secret = k.platform_webhook_secret;
   s.platform_timeouts = {c.connect_timeout_ms, c.request_timeout_ms};
-  s.lease_ms = std::max<int64_t>(k.lease_ms, 30'000 + 5'000 + 30'000);  // longer than a mail or a POST can take
+  // A turn's rows are leased together and sent one after the other: the
+  // lease outlives a whole turn of sends that each take their longest (a
+  // mail: 30 s; a platform POST: connect + request timeout), so no other
+  // node takes the last of them while this one is still on its way to it.
+  const int64_t longest_send = std::max<int64_t>(kMailTimeoutMs, c.connect_timeout_ms + c.request_timeout_ms);
+  s.lease_ms = std::max<int64_t>(k.lease_ms, s.per_turn * longest_send + 30'000);
   s.keep_sent_ms = c.retention_delivered_ms;
   return s;
 }
@@ -171,7 +177,7 @@ Status Node::build_notifier() {
   if (!checked_.delivers) return ok_status();
   const ServeConfig& c = config_;
   if (!c.smtp_url.empty()) {
-    auto m = make_smtp_mailer({c.smtp_url, checked_.smtp_password, c.connect_timeout_ms, 30'000});
+    auto m = make_smtp_mailer({c.smtp_url, checked_.smtp_password, c.connect_timeout_ms, kMailTimeoutMs});
     if (!m.ok()) return m.error();
     mailer_ = std::move(*m);
   }

@@ -10,8 +10,9 @@
 // timeouts; between turns it waits (through the injected clock) until the
 // next row is due, at most idle_poll_ms (rows written by other nodes, or
 // by this node's delivery loop, are found within that), or until stop().
-// A row is leased for lease_ms, longer than a send can take, so no other
-// node sends it meanwhile; a node that dies holding it leaves it due again
+// A turn's rows are leased together for lease_ms, longer than per_turn
+// sends can take one after the other, so no other node sends one of them
+// meanwhile; a node that dies holding it leaves it due again
 // when the lease ends (sent again, with the same dedupe key, if the first
 // send got through: receivers drop it by webhook-id or Message-ID).
 #pragma once
@@ -41,7 +42,7 @@ struct SenderOptions {
   std::string platform_secret;  // GROWHOOK_PLATFORM_WEBHOOK_SECRET (whsec_…)
   std::string page_url;         // the page's address in the mail (--public-url + "/")
   Timeouts platform_timeouts;
-  int64_t lease_ms = 120'000;
+  int64_t lease_ms = 16 * 35'000 + 30'000;  // per_turn sends of their longest, and a margin
   int per_turn = 16;
   // The waits after failed sends; the last one repeats up to max_attempts.
   std::vector<int64_t> retry_delays_ms = {10'000, 30'000, 60'000, 300'000, 900'000, 3'600'000};
