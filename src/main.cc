@@ -60,6 +60,21 @@ void add_page_flags(CLI::App* serve, growhook::ServeConfig& c) {
       ->envname("GROWHOOK_FRAME_ANCESTORS");
 }
 
+// Who hears of a webhook that fails, is disabled, recovers (docs/operations.md, "Notifications").
+void add_notification_flags(CLI::App* serve, growhook::ServeConfig& c) {
+  serve->add_option("--smtp-url", c.smtp_url,
+                    "Where notification mail goes out: smtp://HOST:PORT (STARTTLS when offered) or "
+                    "smtps://HOST:PORT, user:password@ allowed (or the password in GROWHOOK_SMTP_PASSWORD); "
+                    "no mail without it")
+      ->envname("GROWHOOK_SMTP_URL");
+  serve->add_option("--smtp-from", c.smtp_from, "The From address of notification mail, e.g. hooks@example.com")
+      ->envname("GROWHOOK_SMTP_FROM");
+  serve->add_option("--platform-webhook-url", c.platform_webhook_url,
+                    "The platform's own webhook for growhook's news (webhook.failing, .disabled, .recovered), "
+                    "signed with GROWHOOK_PLATFORM_WEBHOOK_SECRET; the address guard applies")
+      ->envname("GROWHOOK_PLATFORM_WEBHOOK_URL");
+}
+
 // Timeouts, retries, leases, retention and shutdown: durations ("10s", "5m", "7d").
 void add_timing_flags(CLI::App* serve, growhook::ServeConfig& c) {
   serve->add_option("--retry-delays", c.retry_delays,
@@ -179,6 +194,7 @@ int main(int argc, char** argv) {
   add_delivery_bound_flags(serve, c);
   add_node_flags(serve, c);
   add_page_flags(serve, c);
+  add_notification_flags(serve, c);
 
   const growhook::cli::Command commands[] = {growhook::cli::add_backup_command(app),
                                              growhook::cli::add_migrate_command(app),

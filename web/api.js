@@ -111,6 +111,7 @@ function query(params) {
 
 export const api = {
   account: (key) => request('GET', '/v1/account', { key }),
+  updateAccount: (body) => request('PATCH', '/v1/account', { body }),
   // A portal link's one-time secret → {token, expires_at, account}.
   redeemPortal: (secret) => request('POST', '/v1/portal-session', { body: { secret }, key: '' }),
   endPortalSession: () => request('DELETE', '/v1/portal-session', { key: session.key || '' }),

@@ -8,6 +8,7 @@ import { field, errorBox } from './ui.js';
 import { webhooksView } from './webhooks.js';
 import { batchesView } from './batches.js';
 import { contactsView } from './contacts.js';
+import { settingsView } from './settings.js';
 
 const app = document.getElementById('app');
 let cleanup = null;
@@ -38,6 +39,8 @@ function route() {
     cleanup = webhooksView(main);
   } else if (parts[0] === 'contacts') {
     cleanup = contactsView(main, { q: params.q });
+  } else if (parts[0] === 'settings') {
+    settingsView(main);
   } else {
     integrationsView(main);
   }
@@ -72,7 +75,8 @@ function renderFrame(section) {
         signOut)),
     h('nav', { class: 'sidebar', 'aria-label': 'Main menu' },
       link('#/integrations', 'Integrations', 'grid', section === 'integrations' || section === 'webhooks'),
-      link('#/contacts', 'Find a contact', 'search', section === 'contacts')),
+      link('#/contacts', 'Find a contact', 'search', section === 'contacts'),
+      link('#/settings', 'Settings', 'inbox', section === 'settings')),
     main);
   return main;
 }

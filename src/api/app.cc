@@ -166,8 +166,9 @@ void App::route(Request& req, const Parts& p, Responder& respond) {
   // Account routes.
   const Account& a = *account;
   if (n == 2 && p[1] == "account") {
-    if (m != "GET") return respond(method_not_allowed("GET"));
-    return respond(json_response(200, {{"id", a.id}, {"name", a.name}}));
+    if (m == "GET") return respond(get_account(a));
+    if (m == "PATCH") return respond(patch_account(a, req));
+    return respond(method_not_allowed("GET, PATCH"));
   }
   if (n == 2 && p[1] == "sample-event") {
     if (m != "GET") return respond(method_not_allowed("GET"));

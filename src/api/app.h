@@ -107,6 +107,9 @@ class App {
   Response get_batch(const Account& a, const std::string& id);
   Response retry_batch(const Account& a, const std::string& id);
   Response retry_failed(const Account& a, const std::string& webhook_id);
+  // account_routes.cc
+  Response get_account(const Account& a);
+  Response patch_account(const Account& a, const Request& req);
   // contact_routes.cc
   Response find_contact(const Account& a, const Request& req);
   Response get_event(const Account& a, const std::string& id);

@@ -17,6 +17,7 @@ namespace growhook {
 namespace {
 
 constexpr const char* kTokenMetaKey = "platform_token_sha256";
+constexpr int64_t kMailTimeoutMs = 30'000;  // one SMTP conversation, DATA included
 
 // The platform token: from the environment, or generated on first start and
 // printed once; only its SHA-256 is stored.
@@ -83,6 +84,23 @@ api::AppOptions app_options(const ServeConfig& c, const CheckedConfig& k, const 
   return a;
 }
 
+SenderOptions sender_options(const ServeConfig& c, const CheckedConfig& k, const std::string& owner) {
+  SenderOptions s;
+  s.owner = owner;
+  s.smtp_from = c.smtp_from;
+  s.platform_url = c.platform_webhook_url;
+  s.platform_secret = k.platform_webhook_secret;
+  s.platform_timeouts = {c.connect_timeout_ms, c.request_timeout_ms};
+  // A turn's rows are leased together and sent one after the other: the
+  // lease outlives a whole turn of sends that each take their longest (a
+  // mail: 30 s; a platform POST: connect + request timeout), so no other
+  // node takes the last of them while this one is still on its way to it.
+  const int64_t longest_send = std::max<int64_t>(kMailTimeoutMs, c.connect_timeout_ms + c.request_timeout_ms);
+  s.lease_ms = std::max<int64_t>(k.lease_ms, s.per_turn * longest_send + 30'000);
+  s.keep_sent_ms = c.retention_delivered_ms;
+  return s;
+}
+
 RetentionOptions retention_options(const ServeConfig& c) {
   RetentionOptions r;
   r.delivered_ms = c.retention_delivered_ms;
@@ -132,6 +150,9 @@ Result<std::unique_ptr<Node>> Node::build(const ServeConfig& c, const CheckedCon
     // with a stable --node-id: this node's own leases are from its previous
     // life; take them back at once instead of waiting for them to expire.
     if (auto s = opened->store->release_leases(k.single_node ? "" : c.node_id); !s.ok()) return s.error();
+    if (auto s = opened->store->release_notification_leases(k.single_node ? "" : c.node_id); !s.ok()) {
+      return s.error();
+    }
   }
   std::string owner = c.node_id.empty() ? new_id("node", SystemClock().now_ms()) : c.node_id;
   std::unique_ptr<Node> node(new Node(std::move(*opened), std::move(db_calls), std::move(*token_hash), c, k, std::move(owner)));
@@ -148,7 +169,24 @@ Result<std::unique_ptr<Node>> Node::build(const ServeConfig& c, const CheckedCon
       [&app](const api::Request& head) { return app.check_head(head); }, &error);
   if (!node->server_) return Error::unavailable(error);
   if (k.public_url.empty()) app.set_public_url(node->base_url());
+  if (auto st = node->build_notifier(); !st.ok()) return st.error();
   return node;
+}
+
+Status Node::build_notifier() {
+  if (!checked_.delivers) return ok_status();
+  const ServeConfig& c = config_;
+  if (!c.smtp_url.empty()) {
+    auto m = make_smtp_mailer({c.smtp_url, checked_.smtp_password, c.connect_timeout_ms, kMailTimeoutMs});
+    if (!m.ok()) return m.error();
+    mailer_ = std::move(*m);
+  }
+  if (!c.platform_webhook_url.empty()) platform_transport_ = make_curl_transport(transport_options(c, checked_));
+  SenderOptions o = sender_options(c, checked_, owner_);
+  o.page_url = (checked_.public_url.empty() ? base_url() : checked_.public_url) + "/";
+  notifier_ = std::make_unique<NotificationSender>(store_, store_, store_, mailer_.get(), platform_transport_.get(),
+                                                   clock_, metrics_, std::move(o));
+  return ok_status();
 }
 
 void Node::start() {
@@ -156,6 +194,7 @@ void Node::start() {
   if (checked_.delivers) {
     engine_.start();
     retention_.start();
+    if (notifier_) notifier_->start();
   }
   std::string base = base_url();
   std::printf("growhook %s listening on %s\n", GROWHOOK_VERSION, base.c_str());
@@ -190,6 +229,10 @@ void Node::stop() {
     server_->stop();
   }
   retention_.stop();
+  // Mail or a platform message in progress ends now; its row's lease ends
+  // and it is sent after the restart.
+  if (platform_transport_) platform_transport_->stop();
+  if (notifier_) notifier_->stop();
   db_health_.stop();
   engine_.stop(config_.shutdown_grace_ms);
   transport_->stop();

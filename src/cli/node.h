@@ -11,6 +11,8 @@
 //                                    gh-http-client calls back into it)
 //   Retention       Maintenance     (gh-retention)
 //   DbHealth        Maintenance     (gh-db-health: ping, for /readyz)
+//   NotificationSender Outbox, Accounts, Webhooks (gh-notify; its own transport
+//                                   for the platform's webhook, and the mailer)
 //   api::App        Accounts, Webhooks, Batches, Maintenance
 //                                   (gh-http-server threads)
 #pragma once
@@ -29,6 +31,8 @@
 #include "ingest/group_committer.h"
 #include "maintenance/db_health.h"
 #include "maintenance/retention.h"
+#include "notify/sender.h"
+#include "notify/smtp.h"
 #include "store/store.h"
 
 namespace growhook {
@@ -46,6 +50,8 @@ struct CheckedConfig {
   std::shared_ptr<const TrustStore> trust;
   std::string public_url;       // --public-url without its trailing slash; empty: from the bound address
   std::string frame_ancestors;  // the CSP source list of --frame-ancestors ("'none'" by default)
+  std::string platform_webhook_secret;  // GROWHOOK_PLATFORM_WEBHOOK_SECRET, checked when --platform-webhook-url is set
+  std::string smtp_password;            // GROWHOOK_SMTP_PASSWORD
 };
 
 // The configuration's own rules (ranges, durations, the lease against the
@@ -80,6 +86,8 @@ class Node {
     WorkNotifier* notifier;
   };
 
+  // The notification sender and its channels (when the node delivers).
+  Status build_notifier();
   // http://HOST:PORT of the address bound.
   std::string base_url() const;
 
@@ -101,6 +109,9 @@ class Node {
   DbHealth db_health_;  // what /readyz says of the database
   api::App app_;
   Retention retention_;
+  std::unique_ptr<Mailer> mailer_;                 // --smtp-url; null without it
+  std::unique_ptr<Transport> platform_transport_;  // --platform-webhook-url; null without it
+  std::unique_ptr<NotificationSender> notifier_;   // built when the node delivers
   std::unique_ptr<api::HttpServer> server_;  // last: its threads call app_
   bool stopped_ = false;
 };

@@ -13,6 +13,9 @@
 #include "cli/node.h"
 #include "delivery/retry_policy.h"
 #include "delivery/trust_store.h"
+#include "domain/notification.h"
+#include "domain/signature.h"
+#include "notify/smtp.h"
 
 namespace growhook {
 namespace {
@@ -69,6 +72,29 @@ Result<std::shared_ptr<const TrustStore>> load_trust(const std::string& tls_ca_f
   return std::shared_ptr<const TrustStore>(std::move(*trust));
 }
 
+// --smtp-url with --smtp-from, --platform-webhook-url with its secret.
+Status check_notification_config(const ServeConfig& c, CheckedConfig& k) {
+  if (!c.smtp_url.empty()) {
+    if (c.smtp_from.empty()) return Error::invalid("--smtp-url needs --smtp-from (the From address of the mail)");
+    if (auto s = validate_notification_email(c.smtp_from); !s.ok())
+      return Error::invalid("--smtp-from " + s.error().message);
+    SmtpOptions smtp;
+    smtp.url = c.smtp_url;
+    if (auto m = make_smtp_mailer(smtp); !m.ok()) return m.error();
+  }
+  if (const char* p = std::getenv("GROWHOOK_SMTP_PASSWORD")) k.smtp_password = p;
+  if (c.platform_webhook_url.empty()) return ok_status();
+  if (c.platform_webhook_url.rfind("http://", 0) != 0 && c.platform_webhook_url.rfind("https://", 0) != 0)
+    return Error::invalid("--platform-webhook-url must be an http:// or https:// URL");
+  const char* secret = std::getenv("GROWHOOK_PLATFORM_WEBHOOK_SECRET");
+  if (!secret || !decode_webhook_secret(secret).ok()) {
+    return Error::invalid("--platform-webhook-url needs GROWHOOK_PLATFORM_WEBHOOK_SECRET: a whsec_ secret (whsec_ and "
+                          "the base64 of 24 to 64 random bytes) to sign its messages with");
+  }
+  k.platform_webhook_secret = secret;
+  return ok_status();
+}
+
 }  // namespace
 
 std::string_view to_string(Role r) {
@@ -121,6 +147,7 @@ Result<CheckedConfig> check_config(const ServeConfig& c) {
   auto ancestors = api::frame_ancestors_sources(c.frame_ancestors);
   if (!ancestors.ok()) return ancestors.error();
   k.frame_ancestors = std::move(*ancestors);
+  if (auto s = check_notification_config(c, k); !s.ok()) return s.error();
   auto trust = load_trust(c.tls_ca_file);
   if (!trust.ok()) return trust.error();
   k.trust = std::move(*trust);

@@ -25,6 +25,9 @@ struct ServeConfig {
   std::string tls_ca_file;         // PEM CAs trusted for webhook HTTPS besides the system's store
   std::string public_url;          // the base of portal links; empty: http://<listen address>
   std::string frame_ancestors;     // origins that may frame the page; empty: none
+  std::string smtp_url;            // smtp:// or smtps://; empty: no notification mail
+  std::string smtp_from;           // the From of notification mail
+  std::string platform_webhook_url;  // the platform's webhook for health news; empty: none
   std::string retry_delays = "10s,1m,5m";
   std::string node_id;             // lease owner; empty: generated
   std::string log_level = "info";

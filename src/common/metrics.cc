@@ -95,6 +95,17 @@ std::string Metrics::render(const std::function<void(std::string&)>& extra) cons
           delivery_loop_turns);
   counter(out, "growhook_store_errors_total", "Store calls that failed.", store_errors);
   counter(out, "growhook_pruned_total", "Rows removed by retention.", pruned_rows);
+  out += "# HELP growhook_notifications_total Notifications of webhooks' health finished, by channel and result "
+         "(failed: a send that did not get through; it is tried again).\n"
+         "# TYPE growhook_notifications_total counter\n";
+  for (int c = 0; c < 2; ++c) {
+    for (int r = 0; r < 3; ++r) {
+      static const char* const kResults[] = {"sent", "failed", "skipped"};
+      const std::string labels =
+          std::string("{channel=\"") + (c ? "platform" : "email") + "\",result=\"" + kResults[r] + "\"}";
+      labelled(out, "growhook_notifications_total", labels.c_str(), notifications[c][r]);
+    }
+  }
   out += "# HELP growhook_in_flight Delivery requests in flight.\n# TYPE growhook_in_flight gauge\n";
   out += "growhook_in_flight " + std::to_string(in_flight.load()) + "\n";
   ingest_to_delivery.render(out, "growhook_ingest_to_delivery_seconds",

@@ -61,6 +61,8 @@ struct Metrics {
   std::atomic<uint64_t> store_errors{0};
   std::atomic<uint64_t> pruned_rows{0};
   std::atomic<int64_t> in_flight{0};
+  // Notifications finished, by [channel: email, platform][result: sent, failed, skipped].
+  std::atomic<uint64_t> notifications[2][3] = {};
   Histogram ingest_to_delivery{{0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}};
   Histogram attempt_duration{{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30}};
 

@@ -17,6 +17,7 @@ struct Account {
   std::string id;
   std::string name;
   int64_t created_at_ms = 0;
+  std::optional<std::string> notification_email = std::nullopt;  // where news of its webhooks' health goes; none: no mail
 };
 
 // Extra authentication a webhook sends with every message.

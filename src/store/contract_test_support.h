@@ -98,7 +98,8 @@ class TestDatabase {
   }
 
   // Turns the (closed) database back into what schema 1 left: without the
-  // column migration 2 adds, the indexes of 5 and the health columns of 8,
+  // column migration 2 adds, the indexes of 5, the health columns of 8 and
+  // the notifications of 9,
   // (SQLite) with the indexes of schema 1, at schema_version 1.
   void back_to_schema_1() {
     std::string sql =
@@ -107,7 +108,8 @@ class TestDatabase {
         "ALTER TABLE events DROP COLUMN msisdn; ALTER TABLE events DROP COLUMN email; "
         "ALTER TABLE webhooks DROP COLUMN failing_since; ALTER TABLE webhooks DROP COLUMN failure_streak; "
         "ALTER TABLE webhooks DROP COLUMN probe_count; ALTER TABLE webhooks DROP COLUMN next_probe_at; "
-        "ALTER TABLE webhooks DROP COLUMN last_error";
+        "ALTER TABLE webhooks DROP COLUMN last_error; "
+        "ALTER TABLE accounts DROP COLUMN notification_email; DROP TABLE notifications";
     if (backend_ == Backend::kPostgres) return pg_admin(admin_url_, "SET search_path = " + schema_ + "; " + sql);
     sql +=
         "; DROP INDEX batches_by_account_first_seq; DROP INDEX batches_finished;"

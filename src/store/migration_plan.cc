@@ -17,7 +17,7 @@ FROM accounts a;
 
 const std::vector<TablePlan>& migration_plan() {
   static const std::vector<TablePlan> plan = {
-      {"accounts", {{"id"}, {"name"}, {"created_at"}, {"head_seq"}}, {}, "", ""},
+      {"accounts", {{"id"}, {"name"}, {"created_at"}, {"head_seq"}, {"notification_email"}}, {}, "", ""},
       {"api_keys", {{"key_hash"}, {"account_id"}, {"created_at"}}, {}, "", ""},
       {"webhooks",
        {{"id"}, {"account_id"}, {"name"}, {"url"}, {"enabled"}, {"event_types"}, {"batch_max_events"}, {"auth"},
@@ -47,6 +47,15 @@ const std::vector<TablePlan>& migration_plan() {
        {{"batch_id"}, {"n"}, {"at"}, {"status_code"}, {"duration_ms"}, {"error"}, {"response_body"}},
        {},
        "t.batch_id IN (SELECT b.id FROM batches b WHERE b.state <> 'delivered')",
+       ""},
+      // Notifications not sent yet go along (the SQLite node that leased
+      // them is stopped); those sent or skipped are history.
+      {"notifications",
+       {{"id"}, {"channel"}, {"account_id"}, {"webhook_id"}, {"kind"}, {"at"}, {"failing_since"}, {"reason"},
+        {"state"}, {"attempts"}, {"next_attempt_at"}, {"lease_owner", "NULL"}, {"lease_until", "0"}, {"last_error"},
+        {"updated_at"}},
+       {},
+       "t.state = 'pending'",
        ""},
       // The platform token's hash and any other setting; PostgreSQL has its
       // own schema_version, and the mark of a moved store stays in SQLite.

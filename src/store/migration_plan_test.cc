@@ -110,7 +110,7 @@ TEST_F(MigrationPlanTest, EveryTablesSelectRunsOnTheSchemaInBothModes) {
 // retried is carried without --with-history.
 TEST_F(MigrationPlanTest, WithoutHistoryOnlyUndeliveredWorkAndWhatItNeedsIsSelected) {
   const char* rows = R"sql(
-INSERT INTO accounts VALUES('acc_a', 'a', 1, 10);
+INSERT INTO accounts(id, name, created_at, head_seq) VALUES('acc_a', 'a', 1, 10);
 INSERT INTO webhooks(id, account_id, name, url, enabled, event_types, batch_max_events, auth, secret, previous_secret,
   previous_secret_expires_at, disabled_reason, created_at, updated_at, cursor)
   VALUES('wh_1', 'acc_a', 'n', 'https://x', 1, 3, 10, '', 'whsec_x', '', 0, '', 1, 1, 8);

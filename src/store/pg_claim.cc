@@ -9,6 +9,7 @@
 #include "domain/batching.h"
 #include "domain/health.h"
 #include "store/codec.h"
+#include "store/pg_outbox.h"
 #include "store/pg_rows.h"
 
 namespace growhook::pg {
@@ -277,11 +278,14 @@ Status record_health(Conn& c, const std::vector<const AttemptOutcome*>& outcomes
     WebhookHealth h = health_from_row(*r, i);
     rows.emplace(r->str(i, 6), Row{h, h, "", 0});
   }
+  std::vector<std::pair<std::string, HealthNews>> news;  // written after the webhooks, in their order
   for (const AttemptOutcome* o : outcomes) {
     auto it = rows.find(o->webhook_id);
     if (it == rows.end() || !it->second.disabled_reason.empty()) continue;
-    HealthStep step = observe(it->second.now, health_report(*o), o->health);
+    const AttemptReport report = health_report(*o);
+    HealthStep step = observe(it->second.now, report, o->health);
     log_health_change(o->webhook_id, step);
+    if (auto n = health_news(it->second.now, step, report.at_ms)) news.emplace_back(o->webhook_id, std::move(*n));
     it->second.now = step.health;
     if (step.change == HealthChange::kDisabled) {
       it->second.disabled_reason = step.disabled_reason;
@@ -301,6 +305,8 @@ Status record_health(Conn& c, const std::vector<const AttemptOutcome*>& outcomes
                                .add(h.next_probe_at_ms).add(clean_text(h.last_error)).add(disable)
                                .add(clean_text(row.disabled_reason)).add(row.disabled_at)));
   }
+  // The changes' notifications commit with them (store/outbox.h).
+  for (const auto& [id, n] : news) GH_PG_RETURN_IF_ERROR(enqueue_notifications(c, id, n));
   return ok_status();
 }
 

@@ -113,6 +113,18 @@ ALTER TABLE webhooks ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS batches_finished_by_webhook ON batches(webhook_id, updated_at) INCLUDE (state, event_count, id)
   WHERE state <> 'pending';
 )sql",
+    // 10: notifications (store/outbox.h), as in SQLite's schema 10.
+    R"sql(
+ALTER TABLE accounts ADD COLUMN notification_email TEXT;
+CREATE TABLE notifications(
+  id TEXT COLLATE "C" NOT NULL, channel TEXT COLLATE "C" NOT NULL, account_id TEXT COLLATE "C" NOT NULL,
+  webhook_id TEXT COLLATE "C" NOT NULL, kind TEXT NOT NULL, at BIGINT NOT NULL, failing_since BIGINT NOT NULL,
+  reason TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt_at BIGINT NOT NULL,
+  lease_owner TEXT, lease_until BIGINT NOT NULL, last_error TEXT NOT NULL, updated_at BIGINT NOT NULL,
+  PRIMARY KEY(id, channel));
+CREATE INDEX notifications_due ON notifications(next_attempt_at) WHERE state = 'pending';
+CREATE INDEX notifications_finished ON notifications(updated_at) WHERE state <> 'pending';
+)sql",
 };
 
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,

@@ -48,6 +48,7 @@
 #include "store/pg_listener.h"
 #include "store/pg_pool.h"
 #include "store/pg_backlog.h"
+#include "store/pg_outbox.h"
 #include "store/pg_portal.h"
 #include "store/pg_retention.h"
 #include "store/pg_rows.h"
@@ -130,16 +131,22 @@ class PostgresStore final : public Store, public WorkNotifier {
 
   Result<Account> account_by_key_hash(const std::string& key_hash) override {
     GH_PG_CONN(c);
-    GH_PG_ASSIGN(r, c.exec("SELECT a.id, a.name, a.created_at FROM api_keys k JOIN accounts a ON a.id = "
-                           "k.account_id WHERE k.key_hash = $1::text",
+    GH_PG_ASSIGN(r, c.exec("SELECT a.id, a.name, a.created_at, a.notification_email FROM api_keys k JOIN "
+                           "accounts a ON a.id = k.account_id WHERE k.key_hash = $1::text",
                            Params().add(key_hash)));
     return account_row(*r);
   }
 
   Result<Account> get_account(const std::string& id) override {
     GH_PG_CONN(c);
-    GH_PG_ASSIGN(r, c.exec("SELECT id, name, created_at FROM accounts WHERE id = $1::text", Params().add(id)));
+    GH_PG_ASSIGN(r, c.exec("SELECT id, name, created_at, notification_email FROM accounts WHERE id = $1::text",
+                           Params().add(id)));
     return account_row(*r);
+  }
+
+  Status set_notification_email(const std::string& id, const std::optional<std::string>& email) override {
+    GH_PG_CONN(c);
+    return pg::set_notification_email(c, id, email);
   }
 
   // ---- ingestion ----
@@ -307,6 +314,33 @@ class PostgresStore final : public Store, public WorkNotifier {
     return pg::prune_portal_sessions(c, now_ms, limit);
   }
 
+  // ---- the notification outbox (pg_outbox.cc: one statement each) ----
+  Result<std::vector<Notification>> claim_notifications(const std::string& owner, int64_t now_ms, int64_t lease_ms,
+                                                        int limit) override {
+    GH_PG_CONN(c);
+    return pg::claim_notifications(c, owner, now_ms, lease_ms, limit);
+  }
+  Result<bool> finish_notification(const std::string& owner, const NotificationDone& d, int64_t now_ms) override {
+    GH_PG_CONN(c);
+    return pg::finish_notification(c, owner, d, now_ms);
+  }
+  Status release_notification_leases(const std::string& owner) override {
+    GH_PG_CONN(c);
+    return pg::release_notification_leases(c, owner);
+  }
+  Result<std::optional<int64_t>> next_notification_due_ms() override {
+    GH_PG_CONN(c);
+    return pg::next_notification_due_ms(c);
+  }
+  Result<int64_t> events_waiting(const std::string& id) override {
+    GH_PG_CONN(c);
+    return pg::events_waiting(c, id);
+  }
+  Result<int> prune_notifications(int64_t before_ms, int limit) override {
+    GH_PG_CONN(c);
+    return pg::prune_notifications(c, before_ms, limit);
+  }
+
   // ---- maintenance (prune in pg_retention.cc) ----
   Result<int> prune(int64_t delivered_before_ms, int64_t failed_before_ms, int limit) override {
     int deleted = 0;
@@ -384,7 +418,9 @@ class PostgresStore final : public Store, public WorkNotifier {
 
   static Result<Account> account_row(const PgResult& r) {
     if (r.rows() == 0) return Error::not_found("account not found");
-    return Account{r.str(0, 0), r.str(0, 1), r.i64(0, 2)};
+    Account a{r.str(0, 0), r.str(0, 1), r.i64(0, 2)};
+    if (!r.is_null(0, 3)) a.notification_email = r.str(0, 3);
+    return a;
   }
 
   // One transaction for the whole group: one statement for every request,

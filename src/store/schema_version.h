@@ -6,6 +6,6 @@
 
 namespace growhook {
 
-inline constexpr int kSchemaVersion = 9;
+inline constexpr int kSchemaVersion = 10;
 
 }  // namespace growhook

@@ -107,7 +107,9 @@ TEST_P(SecretsContract, ValuesInClearOfAnOlderStoreAreSealedWhenItOpens) {
       // nor the columns of the migrations after 7 (8: health)
       "ALTER TABLE webhooks DROP COLUMN failing_since; ALTER TABLE webhooks DROP COLUMN failure_streak; "
       "ALTER TABLE webhooks DROP COLUMN probe_count; ALTER TABLE webhooks DROP COLUMN next_probe_at; "
-      "ALTER TABLE webhooks DROP COLUMN last_error");
+      "ALTER TABLE webhooks DROP COLUMN last_error; "
+      // (10: notifications)
+      "ALTER TABLE accounts DROP COLUMN notification_email; DROP TABLE notifications");
   reopen();
   EXPECT_EQ(st().get_meta("schema_version")->value_or(""), std::to_string(kSchemaVersion));
   auto got = st().get_webhook(a.id, w.id);

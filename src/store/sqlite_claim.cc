@@ -7,6 +7,7 @@
 #include "domain/batching.h"
 #include "domain/health.h"
 #include "store/codec.h"
+#include "store/sqlite_outbox.h"
 #include "store/sqlite_rows.h"
 
 namespace growhook::sqlite {
@@ -190,7 +191,10 @@ Status record_health(Db& db, const AttemptOutcome& o) {
   u->bind(1, o.webhook_id).bind(2, step.health.failing_since_ms).bind(3, step.health.failure_streak);
   u->bind(4, step.health.probe_count).bind(5, step.health.next_probe_at_ms).bind(6, step.health.last_error);
   u->bind(7, disable ? 1 : 0).bind(8, step.disabled_reason).bind(9, o.attempt.at_ms);
-  return done(db, u->step(), "webhook health");
+  GH_RETURN_IF_ERROR(done(db, u->step(), "webhook health"));
+  // The change's notifications commit with it (store/outbox.h).
+  if (auto news = health_news(h, step, health_report(o).at_ms)) return enqueue_notifications(db, o.webhook_id, *news);
+  return ok_status();
 }
 
 }  // namespace

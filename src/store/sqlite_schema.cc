@@ -120,6 +120,20 @@ ALTER TABLE webhooks ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS batches_finished_by_webhook ON batches(webhook_id, updated_at, state, event_count, id)
   WHERE state <> 'pending';
 )sql",
+    // 10: notifications (store/outbox.h): the account's address, and the
+    // outbox, a row per change of a webhook's health and channel, written
+    // in the transaction of the change; id is the dedupe key.
+    R"sql(
+ALTER TABLE accounts ADD COLUMN notification_email TEXT;
+CREATE TABLE notifications(
+  id TEXT NOT NULL, channel TEXT NOT NULL, account_id TEXT NOT NULL, webhook_id TEXT NOT NULL,
+  kind TEXT NOT NULL, at INTEGER NOT NULL, failing_since INTEGER NOT NULL, reason TEXT NOT NULL,
+  state TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL,
+  lease_owner TEXT, lease_until INTEGER NOT NULL, last_error TEXT NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY(id, channel));
+CREATE INDEX notifications_due ON notifications(next_attempt_at) WHERE state = 'pending';
+CREATE INDEX notifications_finished ON notifications(updated_at) WHERE state <> 'pending';
+)sql",
 };
 
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,

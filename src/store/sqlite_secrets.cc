@@ -1,5 +1,10 @@
 #include "store/sqlite_secrets.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <vector>
 
 #include "store/sqlite_rows.h"
@@ -64,6 +69,28 @@ Result<int64_t> count_not_sealed_by_first(Db& db) {
   int rc = s->step();
   if (rc != SQLITE_ROW) return db.error(rc, "count webhooks' secrets");
   return s->i64(0);
+}
+
+// The database holds the webhooks' signing secrets and their receivers'
+// credentials, sealed, and the folder holds the key that opens them
+// (secrets.key): only the service's user may read either. A data folder
+// created here is 0700; the database is created 0600 (and an older one
+// tightened), and SQLite gives its -wal and -shm files the database's mode.
+void restrict_to_owner(const std::string& data_dir, bool folder_created) {
+  namespace fs = std::filesystem;
+  std::error_code ignored;
+  if (folder_created) fs::permissions(data_dir, fs::perms::owner_all, ignored);
+  const std::string db = data_dir + "/growhook.db";
+  int fd = ::open(db.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    (void)::fchmod(fd, 0600);
+    ::close(fd);
+  }
+  for (const char* suffix : {"-wal", "-shm"}) {
+    if (fs::exists(db + suffix, ignored)) {
+      fs::permissions(db + suffix, fs::perms::owner_read | fs::perms::owner_write, ignored);
+    }
+  }
 }
 
 }  // namespace growhook::sqlite

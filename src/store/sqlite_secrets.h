@@ -17,5 +17,8 @@ namespace growhook::sqlite {
 Result<ResealPage> reseal_page(Db& db, const std::string& after_id, int limit, bool reseal);
 // Webhooks with a value not sealed by the first key.
 Result<int64_t> count_not_sealed_by_first(Db& db);
+// The folder's and the database's modes: only the service's user may read
+// them (see sqlite_secrets.cc).
+void restrict_to_owner(const std::string& data_dir, bool folder_created);
 
 }  // namespace growhook::sqlite

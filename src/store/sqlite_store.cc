@@ -27,6 +27,7 @@
 #include "store/sqlite_claim.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_backlog.h"
+#include "store/sqlite_outbox.h"
 #include "store/sqlite_portal.h"
 #include "store/sqlite_retention.h"
 #include "store/sqlite_rows.h"
@@ -164,7 +165,8 @@ class SqliteStore final : public Store {
     auto r = reader();
     if (!r.ok()) return r.error();
     GH_STMT(s, **r,
-            "SELECT a.id, a.name, a.created_at FROM api_keys k JOIN accounts a ON a.id = k.account_id "
+            "SELECT a.id, a.name, a.created_at, a.notification_email FROM api_keys k JOIN accounts a ON a.id = "
+            "k.account_id "
             "WHERE k.key_hash = $1");
     s->bind(1, key_hash);
     return account_row(**r, *s);
@@ -173,9 +175,13 @@ class SqliteStore final : public Store {
   Result<Account> get_account(const std::string& id) override {
     auto r = reader();
     if (!r.ok()) return r.error();
-    GH_STMT(s, **r, "SELECT id, name, created_at FROM accounts WHERE id = $1");
+    GH_STMT(s, **r, "SELECT id, name, created_at, notification_email FROM accounts WHERE id = $1");
     s->bind(1, id);
     return account_row(**r, *s);
+  }
+
+  Status set_notification_email(const std::string& id, const std::optional<std::string>& email) override {
+    return write([&](Db& db) { return sqlite::set_notification_email(db, id, email); });
   }
 
   // ---- ingestion ----
@@ -345,6 +351,27 @@ class SqliteStore final : public Store {
     return write_result([&](Db& db) { return sqlite::prune_portal_sessions(db, now_ms, limit); });
   }
 
+  // ---- the notification outbox (sqlite_outbox.cc) ----
+  Result<std::vector<Notification>> claim_notifications(const std::string& owner, int64_t now_ms, int64_t lease_ms,
+                                                        int limit) override {
+    return write_result([&](Db& db) { return sqlite::claim_notifications(db, owner, now_ms, lease_ms, limit); });
+  }
+  Result<bool> finish_notification(const std::string& owner, const NotificationDone& d, int64_t now_ms) override {
+    return write_result([&](Db& db) { return sqlite::finish_notification(db, owner, d, now_ms); });
+  }
+  Status release_notification_leases(const std::string& owner) override {
+    return write([&](Db& db) { return sqlite::release_notification_leases(db, owner); });
+  }
+  Result<std::optional<int64_t>> next_notification_due_ms() override {
+    return read([&](Db& db) { return sqlite::next_notification_due_ms(db); });
+  }
+  Result<int64_t> events_waiting(const std::string& id) override {
+    return read([&](Db& db) { return sqlite::events_waiting(db, id); });
+  }
+  Result<int> prune_notifications(int64_t before_ms, int limit) override {
+    return write_result([&](Db& db) { return sqlite::prune_notifications(db, before_ms, limit); });
+  }
+
   // ---- maintenance ----
   Result<int> prune(int64_t delivered_before_ms, int64_t failed_before_ms, int limit) override {
     return write_result([&](Db& db) { return sqlite::prune(db, delivered_before_ms, failed_before_ms, limit); });
@@ -434,7 +461,9 @@ class SqliteStore final : public Store {
     int rc = s.step();
     if (rc == SQLITE_DONE) return Error::not_found("account not found");
     if (rc != SQLITE_ROW) return db.error(rc, "account");
-    return Account{s.str(0), s.str(1), s.i64(2)};
+    Account a{s.str(0), s.str(1), s.i64(2)};
+    if (!s.is_null(3)) a.notification_email = s.str(3);
+    return a;
   }
 
   Result<AppendOutcome> append_one(Db& db, const AppendRequest& req) {
@@ -513,28 +542,6 @@ class SqliteStore final : public Store {
   std::unique_ptr<sqlite::Checkpointer> checkpointer_;
 };
 
-// The database holds the webhooks' signing secrets and their receivers'
-// credentials, sealed, and the folder holds the key that opens them
-// (secrets.key): only the service's user may read either. A data folder
-// created here is 0700; the database is created 0600 (and an older one
-// tightened), and SQLite gives its -wal and -shm files the database's mode.
-void restrict_to_owner(const std::string& data_dir, bool folder_created) {
-  namespace fs = std::filesystem;
-  std::error_code ignored;
-  if (folder_created) fs::permissions(data_dir, fs::perms::owner_all, ignored);
-  const std::string db = data_dir + "/growhook.db";
-  int fd = ::open(db.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd >= 0) {
-    (void)::fchmod(fd, 0600);
-    ::close(fd);
-  }
-  for (const char* suffix : {"-wal", "-shm"}) {
-    if (fs::exists(db + suffix, ignored)) {
-      fs::permissions(db + suffix, fs::perms::owner_read | fs::perms::owner_write, ignored);
-    }
-  }
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir, const std::string& secrets_keys,
@@ -550,7 +557,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir, co
     return Error::conflict("data folder " + data_dir +
                            " is in use by another growhook process; stop it or choose another --data-dir");
   }
-  restrict_to_owner(data_dir, folder_created);
+  sqlite::restrict_to_owner(data_dir, folder_created);
   auto secrets = sqlite_secret_keys(secrets_keys, data_dir, /*create=*/true);
   if (!secrets.ok()) {
     ::close(fd);

@@ -13,6 +13,7 @@
 //   maintenance.h  Maintenance  retention, /metrics, /readyz, settings
 //   portal_sessions.h PortalSessions  the API: the page's sign-ins minted by the platform
 //   backlog.h      Backlog      the API: enabling a webhook where it stopped, recovering events
+//   outbox.h       Outbox       notifications of webhooks' health (notify/sender.h)
 //
 // Rules for every method of every role:
 // - Thread-safe and synchronous. A write has committed when it returns
@@ -35,6 +36,7 @@
 #include "store/contacts.h"
 #include "store/event_log.h"
 #include "store/maintenance.h"
+#include "store/outbox.h"
 #include "store/portal_sessions.h"
 #include "store/delivery_activity.h"
 #include "store/webhooks.h"
@@ -51,7 +53,8 @@ class Store : public EventLog,
               public DeliveryActivity,
               public Maintenance,
               public PortalSessions,
-              public Backlog {};
+              public Backlog,
+              public Outbox {};
 
 // What a store's factory hands back: the store, and the notifier that wakes
 // this node when another one committed work (null for a single-node store).

@@ -70,7 +70,8 @@ TEST(ConfigFile, GrowhookStartsWithEveryKeySetAndRefusesAnUnknownOne) {
   {
     // The harness's --listen and --data-dir on the command line take
     // precedence over the file's.
-    Server s({"--config", file});
+    // (platform-webhook-url needs its secret; nothing is sent: no webhook here.)
+    Server s({"--config", file}, "", {{"GROWHOOK_PLATFORM_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}});
     EXPECT_EQ(http("GET", s.base() + "/readyz").status, 200);
   }
   std::ofstream(file, std::ios::app) << "no-such-flag = 1\n";

@@ -153,10 +153,11 @@ TEST(SecretsAtRest, AStoreWrittenInClearIsSealedAtItsFirstStartAndSignsAsBefore)
   const std::string sql = "UPDATE webhooks SET secret = '" + hook.secret +
                           "', auth = '{\"type\":\"bearer\",\"token\":\"tok_e2e_secret_at_rest\"}'; "
                           "UPDATE meta SET value = '6' WHERE key = 'schema_version'; "
-                          // nor the columns of the migrations after 7 (8: health)
+                          // nor what the migrations after 7 add (8: health, 10: notifications; 9 makes its index IF NOT EXISTS)
                           "ALTER TABLE webhooks DROP COLUMN failing_since; ALTER TABLE webhooks DROP COLUMN "
                           "failure_streak; ALTER TABLE webhooks DROP COLUMN probe_count; ALTER TABLE webhooks DROP "
-                          "COLUMN next_probe_at; ALTER TABLE webhooks DROP COLUMN last_error";
+                          "COLUMN next_probe_at; ALTER TABLE webhooks DROP COLUMN last_error; ALTER TABLE accounts "
+                          "DROP COLUMN notification_email; DROP TABLE notifications";
   ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
   sqlite3_close(db);
   std::filesystem::remove(dir + "/secrets.key");  // as before: no key file yet
