@@ -37,4 +37,24 @@ Result<int> prune(Conn& c, int64_t delivered_before_ms, int64_t failed_before_ms
   return deleted + static_cast<int>(e->affected());
 }
 
+Result<StoreCounts> counts(Conn& c) {
+  GH_PG_ASSIGN(r, c.exec("SELECT "
+                         "(SELECT count(*) FROM batches WHERE state = 'pending'), "
+                         "(SELECT count(*) FROM batches WHERE state = 'pending' AND cycle_attempts > 0), "
+                         "(SELECT count(*) FROM batches WHERE state = 'failed'), "
+                         "(SELECT coalesce(sum((SELECT count(*) FROM events e WHERE e.account_id = w.account_id "
+                         "AND e.seq > w.cursor AND (e.type & w.event_types) <> 0)), 0) FROM webhooks w JOIN "
+                         "accounts a ON a.id = w.account_id WHERE w.enabled AND w.cursor < a.head_seq), "
+                         "(SELECT count(*) FROM webhooks WHERE enabled AND failing_since IS NOT NULL), "
+                         "(SELECT count(*) FROM webhooks WHERE NOT enabled)"));
+  StoreCounts out;
+  out.pending_batches = r->i64(0, 0);
+  out.retry_scheduled = r->i64(0, 1);
+  out.failed_batches = r->i64(0, 2);
+  out.pending_events = r->i64(0, 3);
+  out.failing_webhooks = r->i64(0, 4);
+  out.disabled_webhooks = r->i64(0, 5);
+  return out;
+}
+
 }  // namespace growhook::pg

@@ -262,14 +262,7 @@ class PostgresStore final : public Store, public WorkNotifier {
   }
 
   Result<int> retry_failed(const std::string& account_id, const std::string& webhook_id, int64_t now_ms) override {
-    int n = 0;
-    auto s = write([&](Conn& c) -> Status {
-      GH_PG_ASSIGN(r, pg::retry_failed(c, account_id, webhook_id, now_ms));
-      n = *r;
-      return ok_status();
-    });
-    if (!s.ok()) return s.error();
-    return n;
+    return write_result<int>([&](Conn& c) { return pg::retry_failed(c, account_id, webhook_id, now_ms); });
   }
 
   // ---- backlog (pg_backlog.cc) ----
@@ -355,23 +348,7 @@ class PostgresStore final : public Store, public WorkNotifier {
 
   Result<StoreCounts> counts() override {
     GH_PG_CONN(c);
-    GH_PG_ASSIGN(r, c.exec("SELECT "
-                           "(SELECT count(*) FROM batches WHERE state = 'pending'), "
-                           "(SELECT count(*) FROM batches WHERE state = 'pending' AND cycle_attempts > 0), "
-                           "(SELECT count(*) FROM batches WHERE state = 'failed'), "
-                           "(SELECT coalesce(sum((SELECT count(*) FROM events e WHERE e.account_id = w.account_id "
-                           "AND e.seq > w.cursor AND (e.type & w.event_types) <> 0)), 0) FROM webhooks w JOIN "
-                           "accounts a ON a.id = w.account_id WHERE w.enabled AND w.cursor < a.head_seq), "
-                           "(SELECT count(*) FROM webhooks WHERE enabled AND failing_since IS NOT NULL), "
-                           "(SELECT count(*) FROM webhooks WHERE NOT enabled)"));
-    StoreCounts out;
-    out.pending_batches = r->i64(0, 0);
-    out.retry_scheduled = r->i64(0, 1);
-    out.failed_batches = r->i64(0, 2);
-    out.pending_events = r->i64(0, 3);
-    out.failing_webhooks = r->i64(0, 4);
-    out.disabled_webhooks = r->i64(0, 5);
-    return out;
+    return pg::counts(c);
   }
 
   Status ping() override {
