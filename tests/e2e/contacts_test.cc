@@ -45,12 +45,18 @@ TEST(Contacts, AContactsEventsShowWhereEachWentForItsOwnAccountOnly) {
   auto [other_account, other_key] = server.create_account("other shop");
   auto ok_hook = add_webhook(server, key, crm.url());
   auto bad_hook = add_webhook(server, key, broken.url());
-  ingest(server, account, contact_event("sub-1", 4915112345678, "Jane.Doe@Example.com"));
-  ingest(server, account, contact_event("someone-else", 4915100000000, "someone@example.com"));
-  ingest(server, account, contact_event("unsub-1", 4915112345678, "jane.doe@example.com", "contact.unsubscribed"));
+  // One request, so one batch a webhook: once the broken one's batch fails
+  // the webhook is failing, and a batch cut after that would be a probe,
+  // which waits instead of ending failed (domain/health.h).
+  ingest(server, account,
+         json{{"events", json::array({json::parse(contact_event("sub-1", 4915112345678, "Jane.Doe@Example.com")),
+                                      json::parse(contact_event("someone-else", 4915100000000, "someone@example.com")),
+                                      json::parse(contact_event("unsub-1", 4915112345678, "jane.doe@example.com",
+                                                                "contact.unsubscribed"))})}}
+             .dump());
   ingest(server, other_account, contact_event("other-1", 4915112345678, "jane.doe@example.com"));
   // Every batch ends: delivered at the CRM, failed at the broken one (two
-  // attempts each with --retry-delays 0).
+  // attempts with --retry-delays 0).
   auto ended = [&](const json& page) {
     if (page["data"].size() != 2) return false;
     for (const auto& e : page["data"]) {
