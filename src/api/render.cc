@@ -34,6 +34,7 @@ nlohmann::json webhook_json(const Webhook& w, const WebhookStats* stats) {
                       {"event_types", event_types_json(w.event_types)},
                       {"batch_max_events", w.batch_max_events},
                       {"batch_max_bytes", w.batch_max_bytes},
+                      {"ordering", to_string(w.ordering)},
                       {"auth", auth_json(w.auth)},
                       {"created_at", timestamp_json(w.created_at_ms)},
                       {"updated_at", timestamp_json(w.updated_at_ms)}};

@@ -85,4 +85,95 @@ Packing pack_batches(std::span<const PendingEvent> events, int64_t position, int
   return out;
 }
 
+ContactPacking pack_by_contact(std::span<const ContactEvent> ready, bool ready_complete,
+                               std::span<const ContactEvent> fresh, bool fresh_complete, int64_t position,
+                               int64_t head, const std::unordered_set<int64_t>& held, const BatchLimits& limits,
+                               bool hold) {
+  ContactPacking out;
+  out.position = position;
+  // The batch being filled, and what this cut decided of each contact:
+  // in the open batch, or waiting (held by an unfinished batch, by one this
+  // cut closed, or behind an event of its own that waits).
+  std::vector<PendingEvent> open_events;
+  ContactBatch open;
+  size_t open_bytes = 2;
+  std::unordered_set<int64_t> in_open, waiting;
+  auto close = [&] {
+    if (open.seqs.empty()) return;
+    open.cut.first_seq = open.seqs.front();
+    open.cut.last_seq = open.seqs.back();
+    open.cut.event_count = static_cast<int>(open.seqs.size());
+    open.cut.events_json = batch_events_json(open_events);
+    open.cut.oldest_created_at_ms = oldest_created_at_ms(open_events);
+    for (int64_t c : open.contacts) waiting.insert(c);
+    in_open.clear();
+    out.batches.push_back(std::move(open));
+    open = ContactBatch{};
+    open_events.clear();
+    open_bytes = 2;
+  };
+  auto fits = [&](const PendingEvent& e) {
+    return open.seqs.empty() ||
+           (static_cast<int>(open.seqs.size()) < limits.max_events && open_bytes + e.body.size() + 1 <= limits.max_bytes);
+  };
+  auto room = [&] { return static_cast<int>(out.batches.size()) < limits.max_batches; };
+  // Places an event: in the open batch, waiting, or nowhere (no room left: the cut stops).
+  enum class Placed { kBatch, kWaits, kStop };
+  auto place = [&](const ContactEvent& ce) {
+    const bool contact = hold && ce.msisdn.has_value();
+    if (contact && (held.count(*ce.msisdn) || waiting.count(*ce.msisdn))) return Placed::kWaits;
+    if (!fits(ce.event)) {
+      if (contact && in_open.count(*ce.msisdn)) {
+        // Its contact is in the batch that is full: it waits for that batch.
+        return Placed::kWaits;
+      }
+      close();
+      if (!room()) return Placed::kStop;
+    }
+    open.seqs.push_back(ce.event.seq);
+    open_bytes += ce.event.body.size() + 1;
+    open_events.push_back(ce.event);
+    if (contact && in_open.insert(*ce.msisdn).second) open.contacts.push_back(*ce.msisdn);
+    return Placed::kBatch;
+  };
+  // A contact that has a deferred event left behind waits with it.
+  std::unordered_set<int64_t> held_again;
+  size_t i = 0;
+  for (; i < ready.size() && room(); ++i) {
+    const ContactEvent& ce = ready[i];
+    Placed p = place(ce);
+    if (p == Placed::kStop) break;
+    if (p == Placed::kBatch) {
+      out.taken.push_back(ce.event.seq);
+    } else if (ce.msisdn) {
+      waiting.insert(*ce.msisdn);
+      held_again.insert(*ce.msisdn);
+    }
+  }
+  out.ready_left = i < ready.size() || !ready_complete;
+  if (!out.ready_left) {
+    size_t j = 0;
+    for (; j < fresh.size() && room(); ++j) {
+      const ContactEvent& ce = fresh[j];
+      Placed p = place(ce);
+      if (p == Placed::kStop) break;
+      if (p == Placed::kWaits) {
+        out.defer.push_back(ce);
+        if (ce.msisdn) waiting.insert(*ce.msisdn);
+      }
+      out.position = ce.event.seq;
+    }
+    // Every pending event is in a batch or waits: the position moves to head.
+    if (fresh_complete && j == fresh.size()) out.position = head;
+  }
+  close();  // the open batch always has room: room() was checked when it was opened
+  // A contact in one of the new batches whose deferred events did not all
+  // go waits for that batch: its remaining deferred events are not ready.
+  for (const auto& b : out.batches) {
+    for (int64_t c : b.contacts) held_again.insert(c);
+  }
+  out.held_again.assign(held_again.begin(), held_again.end());
+  return out;
+}
+
 }  // namespace growhook

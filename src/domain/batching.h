@@ -15,8 +15,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "domain/model.h"
@@ -78,5 +80,47 @@ int64_t oldest_created_at_ms(std::span<const PendingEvent> events);
 // unknown, and the position stops there.
 Packing pack_batches(std::span<const PendingEvent> events, int64_t position, int64_t head, bool complete,
                      const BatchLimits& limits);
+
+// Ordering "contact" (domain/model.h, Ordering): a batch holds a contact's
+// events only while no unfinished batch of the webhook holds an earlier one.
+// Such batches list their events (the stores keep the list) instead of
+// covering a range, because a contact's later event may have to wait while
+// the events around it go. An event that must wait is deferred: kept aside
+// with its contact, behind the position, and taken again, before anything
+// newer, once the batch that holds its contact ends (delivered or failed).
+struct ContactEvent {
+  PendingEvent event;
+  std::optional<int64_t> msisdn;  // none: the event has no contact and never waits
+  bool deferred = false;          // kept aside by an earlier cut (older than the position)
+};
+
+struct ContactBatch {
+  CutBatch cut;                   // first_seq/last_seq: its lowest and highest event
+  std::vector<int64_t> seqs;      // its events, in log order
+  std::vector<int64_t> contacts;  // the contacts it now holds (distinct)
+};
+
+struct ContactPacking {
+  std::vector<ContactBatch> batches;
+  std::vector<ContactEvent> defer;        // new events that wait for their contact
+  std::vector<int64_t> taken;             // deferred events now in a batch
+  std::vector<int64_t> held_again;        // contacts whose other deferred events wait again
+  bool ready_left = false;                // deferred events ready to go remain for the next cut
+  int64_t position = 0;                   // as Packing::position, over the new events
+};
+
+// Packs `ready` (deferred events whose contact no batch holds, seq order;
+// `ready_complete`: all of them) and then `fresh` (the events after
+// `position`, as pack_batches takes them; `fresh_complete` as its
+// `complete`). `held`: the contacts an unfinished batch of the webhook
+// holds. A contact goes into one batch of a cut, and its events after one
+// that had to wait wait too. Fresh events are taken only when every ready
+// one was read, so a contact's new event never passes its older ones. With
+// `hold` false (the webhook's ordering is "none" and events deferred before
+// remain) nothing waits.
+ContactPacking pack_by_contact(std::span<const ContactEvent> ready, bool ready_complete,
+                               std::span<const ContactEvent> fresh, bool fresh_complete, int64_t position,
+                               int64_t head, const std::unordered_set<int64_t>& held, const BatchLimits& limits,
+                               bool hold = true);
 
 }  // namespace growhook

@@ -31,6 +31,15 @@ struct WebhookAuth {
   std::string header_value;  // header
 };
 
+// How a webhook's events are ordered across its batches (docs/receiving-webhooks.md,
+// "Order"): kNone lets any batch go whenever it can; kContact never sends a
+// batch holding a contact's (msisdn's) event while an earlier batch holding
+// one of that contact's events is unfinished (domain/batching.h,
+// pack_by_contact).
+enum class Ordering { kNone, kContact };
+std::string_view to_string(Ordering o);
+std::optional<Ordering> parse_ordering(std::string_view s);
+
 struct Webhook {
   std::string id;
   std::string account_id;
@@ -40,6 +49,7 @@ struct Webhook {
   uint8_t event_types = kAllEventTypes;  // bit mask of EventType
   int batch_max_events = 100;
   int batch_max_bytes = 1 << 20;  // of the POST's events array
+  Ordering ordering = Ordering::kNone;
   WebhookAuth auth;
   std::string secret;
   std::string previous_secret;           // signs too until it expires

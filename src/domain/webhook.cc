@@ -120,12 +120,12 @@ void int_field(const json& body, const char* field, int min, int max, int& out, 
 
 void apply_webhook_fields(const json& body, Webhook& w, bool create, const AddressGuard& guard, FieldErrors& errors) {
   static const char* known[] = {"name", "url", "enabled", "event_types", "batch_max_events", "batch_max_bytes",
-                                "auth"};
+                                "ordering", "auth"};
   for (auto& [k, v] : body.items()) {
     bool ok = false;
     for (auto* key : known) ok |= k == key;
     if (!ok)
-      add(errors, k, "unknown field; accepted: name, url, enabled, event_types, batch_max_events, batch_max_bytes, auth");
+      add(errors, k, "unknown field; accepted: name, url, enabled, event_types, batch_max_events, batch_max_bytes, ordering, auth");
   }
   if (body.contains("name") || create) {
     if (!body.contains("name") || !body["name"].is_string()) {
@@ -163,6 +163,12 @@ void apply_webhook_fields(const json& body, Webhook& w, bool create, const Addre
   }
   int_field(body, "batch_max_events", 1, kMaxBatchEvents, w.batch_max_events, errors);
   int_field(body, "batch_max_bytes", kMinBatchBytes, kMaxBatchBytes, w.batch_max_bytes, errors);
+  if (body.contains("ordering")) {
+    const json& o = body["ordering"];
+    auto ordering = o.is_string() ? parse_ordering(o.get<std::string>()) : std::nullopt;
+    if (!ordering) add(errors, "ordering", "must be \"none\" or \"contact\"");
+    else w.ordering = *ordering;
+  }
   if (body.contains("auth")) parse_auth(body["auth"], w.auth, errors);
 }
 

@@ -28,6 +28,7 @@
 #include "common/ids.h"
 #include "store/open_store.h"
 #include "store/postgres_store.h"
+#include "store/schema_rollback_for_tests.h"
 #include "store/schema_version.h"
 #include "store/store.h"
 
@@ -98,18 +99,15 @@ class TestDatabase {
   }
 
   // Turns the (closed) database back into what schema 1 left: without the
-  // column migration 2 adds, the indexes of 5, the health columns of 8 and
-  // the notifications of 9,
+  // column migration 2 adds, the indexes of 5, and what the migrations
+  // after 7 add (schema_rollback_for_tests.h),
   // (SQLite) with the indexes of schema 1, at schema_version 1.
   void back_to_schema_1() {
     std::string sql =
-        "ALTER TABLE webhooks DROP COLUMN batch_max_bytes; UPDATE meta SET value = '1' WHERE key = 'schema_version'; "
-        "DROP INDEX events_by_msisdn; DROP INDEX events_by_email; DROP INDEX batches_by_webhook_first_seq; "
-        "ALTER TABLE events DROP COLUMN msisdn; ALTER TABLE events DROP COLUMN email; "
-        "ALTER TABLE webhooks DROP COLUMN failing_since; ALTER TABLE webhooks DROP COLUMN failure_streak; "
-        "ALTER TABLE webhooks DROP COLUMN probe_count; ALTER TABLE webhooks DROP COLUMN next_probe_at; "
-        "ALTER TABLE webhooks DROP COLUMN last_error; "
-        "ALTER TABLE accounts DROP COLUMN notification_email; DROP TABLE notifications";
+        std::string(growhook::testing::kUndoMigrationsAfter7) +
+        "; ALTER TABLE webhooks DROP COLUMN batch_max_bytes; UPDATE meta SET value = '1' WHERE key = "
+        "'schema_version'; DROP INDEX events_by_msisdn; DROP INDEX events_by_email; DROP INDEX "
+        "batches_by_webhook_first_seq; ALTER TABLE events DROP COLUMN msisdn; ALTER TABLE events DROP COLUMN email";
     if (backend_ == Backend::kPostgres) return pg_admin(admin_url_, "SET search_path = " + schema_ + "; " + sql);
     sql +=
         "; DROP INDEX batches_by_account_first_seq; DROP INDEX batches_finished;"

@@ -11,7 +11,9 @@ CREATE TEMP TABLE keep_events_after(account_id TEXT PRIMARY KEY, after_seq INTEG
 INSERT INTO keep_events_after
 SELECT a.id, min(coalesce((SELECT min(w.cursor) FROM webhooks w WHERE w.account_id = a.id), a.head_seq),
                  coalesce((SELECT min(b.first_seq) - 1 FROM batches b WHERE b.account_id = a.id
-                           AND b.state <> 'delivered'), a.head_seq))
+                           AND b.state <> 'delivered'), a.head_seq),
+                 coalesce((SELECT min(d.seq) - 1 FROM deferred_events d JOIN webhooks w ON w.id = d.webhook_id
+                           WHERE w.account_id = a.id), a.head_seq))
 FROM accounts a;
 )sql";
 
@@ -23,7 +25,7 @@ const std::vector<TablePlan>& migration_plan() {
        {{"id"}, {"account_id"}, {"name"}, {"url"}, {"enabled"}, {"event_types"}, {"batch_max_events"}, {"auth"},
         {"secret"}, {"previous_secret"}, {"previous_secret_expires_at"}, {"disabled_reason"}, {"created_at"},
         {"updated_at"}, {"cursor"}, {"batch_max_bytes"}, {"failing_since"}, {"failure_streak"}, {"probe_count"},
-        {"next_probe_at"}, {"last_error"}},
+        {"next_probe_at"}, {"last_error"}, {"ordering"}, {"deferred_ready"}},
        {},
        "",
        ""},
@@ -39,10 +41,19 @@ const std::vector<TablePlan>& migration_plan() {
         // The SQLite node that held these leases is stopped: PostgreSQL's
         // nodes may take the batches at once.
         {"lease_owner", "NULL"},
-        {"lease_until", "0"}},
+        {"lease_until", "0"}, {"members"}},
        {},
        "t.state <> 'delivered'",
        ""},
+      // Ordering "contact" (domain/batching.h): the events of the batches
+      // carried, what they hold, what waits.
+      {"batch_members",
+       {{"batch_id"}, {"seq"}, {"webhook_id"}},
+       {},
+       "t.batch_id IN (SELECT b.id FROM batches b WHERE b.state <> 'delivered')",
+       ""},
+      {"held_contacts", {{"webhook_id"}, {"msisdn"}, {"batch_id"}}, {}, "", ""},
+      {"deferred_events", {{"webhook_id"}, {"seq"}, {"msisdn"}, {"ready"}}, {}, "", ""},
       {"attempts",
        {{"batch_id"}, {"n"}, {"at"}, {"status_code"}, {"duration_ms"}, {"error"}, {"response_body"}},
        {},

@@ -116,9 +116,9 @@ INSERT INTO webhooks(id, account_id, name, url, enabled, event_types, batch_max_
   VALUES('wh_1', 'acc_a', 'n', 'https://x', 1, 3, 10, '', 'whsec_x', '', 0, '', 1, 1, 8);
 INSERT INTO events(seq, account_id, id, type, occurred_at, created_at, body) VALUES(1, 'acc_a', 'e1', 1, 1, 1, '{}'), (2, 'acc_a', 'e2', 1, 1, 1, '{}'),
   (3, 'acc_a', 'e3', 1, 1, 1, '{}'), (4, 'acc_a', 'e4', 1, 1, 1, '{}'), (9, 'acc_a', 'e9', 1, 1, 1, '{}');
-INSERT INTO batches VALUES('bat_delivered', 'wh_1', 'acc_a', 'delivered', 1, 2, 3, 2, 1, 1, NULL, 1, NULL, 0),
-  ('bat_failed', 'wh_1', 'acc_a', 'failed', 3, 3, 3, 1, 1, 1, NULL, 4, NULL, 0),
-  ('bat_pending', 'wh_1', 'acc_a', 'pending', 4, 8, 3, 1, 1, 1, 5, 0, 'node_x', 99);
+INSERT INTO batches VALUES('bat_delivered', 'wh_1', 'acc_a', 'delivered', 1, 2, 3, 2, 1, 1, NULL, 1, NULL, 0, 0),
+  ('bat_failed', 'wh_1', 'acc_a', 'failed', 3, 3, 3, 1, 1, 1, NULL, 4, NULL, 0, 0),
+  ('bat_pending', 'wh_1', 'acc_a', 'pending', 4, 8, 3, 1, 1, 1, 5, 0, 'node_x', 99, 0);
 INSERT INTO attempts VALUES('bat_delivered', 1, 1, 200, 1, '', ''), ('bat_failed', 1, 1, 500, 1, '', '');
 )sql";
   ASSERT_EQ(sqlite3_exec(db_, rows, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db_);

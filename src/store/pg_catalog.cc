@@ -1,6 +1,7 @@
 #include "store/pg_catalog.h"
 
 #include "store/codec.h"
+#include "store/pg_ordering.h"
 #include "store/pg_rows.h"
 
 namespace growhook::pg {
@@ -11,7 +12,7 @@ void add_webhook_params(const SecretBox& box, Params& p, const Webhook& w) {
   p.add(w.id).add(w.account_id).add(w.name).add(w.url).add(w.enabled).add(static_cast<int>(w.event_types));
   p.add(w.batch_max_events).add(sealed.auth).add(sealed.secret).add(sealed.previous_secret);
   p.add(w.previous_secret_expires_ms).add(w.disabled_reason).add(w.created_at_ms).add(w.updated_at_ms);
-  p.add(w.batch_max_bytes);
+  p.add(w.batch_max_bytes).add(std::string(to_string(w.ordering)));
 }
 
 Status load_attempts(Conn& c, std::vector<Batch>& batches) {
@@ -39,8 +40,8 @@ Status create_webhook(Conn& c, const Webhook& w) {
   add_webhook_params(c.secrets(), p, w);
   GH_PG_ASSIGN(r, c.exec("INSERT INTO webhooks(id, account_id, name, url, enabled, event_types, batch_max_events, "
                          "auth, secret, previous_secret, previous_secret_expires_at, disabled_reason, created_at, "
-                         "updated_at, batch_max_bytes, cursor) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-                         "$11, $12, $13, $14, $15, (SELECT head_seq FROM accounts WHERE id = $2))",
+                         "updated_at, batch_max_bytes, ordering, cursor) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                         "$10, $11, $12, $13, $14, $15, $16, (SELECT head_seq FROM accounts WHERE id = $2))",
                          p));
   return ok_status();
 }
@@ -65,6 +66,7 @@ Status update_webhook(Conn& c, const Webhook& w) {
   p.add(w.id).add(w.account_id).add(w.name).add(w.url).add(w.enabled).add(static_cast<int>(w.event_types));
   p.add(w.batch_max_events).add(sealed.auth).add(sealed.secret).add(sealed.previous_secret);
   p.add(w.previous_secret_expires_ms).add(w.disabled_reason).add(w.updated_at_ms).add(w.batch_max_bytes);
+  p.add(std::string(to_string(w.ordering)));
   GH_PG_ASSIGN(r, c.exec("UPDATE webhooks SET name = $3, url = $4, "
                          // Enabled again: its health starts afresh (domain/health.h).
                          "failing_since = CASE WHEN NOT enabled AND $5::boolean THEN NULL ELSE failing_since END, "
@@ -72,9 +74,12 @@ Status update_webhook(Conn& c, const Webhook& w) {
                          "probe_count = CASE WHEN NOT enabled AND $5::boolean THEN 0 ELSE probe_count END, "
                          "enabled = $5, event_types = $6, batch_max_events = $7, auth = $8, secret = $9, "
                          "previous_secret = $10, previous_secret_expires_at = $11, disabled_reason = $12, "
-                         "updated_at = $13, batch_max_bytes = $14 WHERE id = $1::text AND account_id = $2::text",
+                         "updated_at = $13, batch_max_bytes = $14, ordering = $15 WHERE id = $1::text AND "
+                         "account_id = $2::text",
                          p));
   if (r->affected() == 0) return Error::not_found("webhook " + w.id + " not found");
+  // Ordering "none": no contact waits any more.
+  if (w.ordering == Ordering::kNone) return release_every_contact(c, w.id);
   return ok_status();
 }
 
@@ -85,6 +90,7 @@ Status delete_webhook(Conn& c, const std::string& account_id, const std::string&
   Params p = Params().add(id).add(account_id);
   GH_PG_ASSIGN(w, c.exec("DELETE FROM webhooks WHERE id = $1::text AND account_id = $2::text", p));
   if (w->affected() == 0) return Error::not_found("webhook " + id + " not found");
+  GH_PG_RETURN_IF_ERROR(forget_ordering(c, id));
   GH_PG_ASSIGN(b,
                c.exec("DELETE FROM batches WHERE webhook_id = $1::text AND account_id = $2::text RETURNING id", p));
   if (b->rows() == 0) return ok_status();
@@ -108,7 +114,9 @@ Result<std::unordered_map<std::string, WebhookStats>> webhook_stats(Conn& c, con
                          "b.account_id = $1 AND b.state = 'pending') + "
                          "(SELECT count(*) FROM (SELECT 1 FROM events e JOIN webhooks w ON w.id = i.id AND "
                          "w.account_id = $1 WHERE e.account_id = $1 AND e.seq > w.cursor AND "
-                         "(e.type & w.event_types) <> 0 LIMIT $3::bigint) x) "
+                         "(e.type & w.event_types) <> 0 LIMIT $3::bigint) x) + "
+                         "(SELECT count(*) FROM (SELECT 1 FROM deferred_events d WHERE d.webhook_id = i.id "
+                         "LIMIT $3::bigint) y) "
                          "FROM unnest($2::text[]) AS i(id)",
                          Params().add(account_id).add(text_array(ids)).add(kWaitingCountCap)));
   std::unordered_map<std::string, WebhookStats> out;
@@ -148,14 +156,15 @@ Result<std::vector<Batch>> list_batches(Conn& c, const std::string& account_id, 
 }
 
 Result<BatchDetail> get_batch(Conn& c, const std::string& account_id, const std::string& batch_id) {
-  GH_PG_ASSIGN(r, c.exec("SELECT " GH_PG_BATCH_COLUMNS ", b.first_seq, b.last_seq, b.type_mask FROM batches b "
-                         "WHERE b.id = $1::text AND b.account_id = $2::text",
+  GH_PG_ASSIGN(r, c.exec("SELECT " GH_PG_BATCH_COLUMNS ", b.first_seq, b.last_seq, b.type_mask, b.members FROM "
+                         "batches b WHERE b.id = $1::text AND b.account_id = $2::text",
                          Params().add(batch_id).add(account_id)));
   if (r->rows() == 0) return Error::not_found("batch " + batch_id + " not found");
   std::vector<Batch> one{batch_from_row(*r, 0)};
   GH_PG_RETURN_IF_ERROR(load_attempts(c, one));
   int64_t oldest = 0;
-  GH_PG_ASSIGN(ev, batch_events(c, account_id, r->i64(0, 8), r->i64(0, 9), r->i64(0, 10), &oldest));
+  GH_PG_ASSIGN(ev, batch_events(c, account_id, batch_id, r->boolean(0, 11), r->i64(0, 8), r->i64(0, 9),
+                                r->i64(0, 10), &oldest));
   return BatchDetail{std::move(one.front()), std::move(*ev)};
 }
 

@@ -9,6 +9,7 @@
 #include "domain/batching.h"
 #include "domain/health.h"
 #include "store/codec.h"
+#include "store/pg_ordering.h"
 #include "store/pg_outbox.h"
 #include "store/pg_rows.h"
 
@@ -41,7 +42,7 @@ Status claim_due(Conn& c, const ClaimRequest& req, Busy& busy, std::vector<Claim
     if (n >= req.limit_for(id)) full.push_back(id);
   }
   GH_PG_ASSIGN(due, c.exec("SELECT " GH_PG_BATCH_COLUMNS ", b.first_seq, b.last_seq, b.type_mask, "
-                           "w.failing_since IS NOT NULL "
+                           "w.failing_since IS NOT NULL, b.members "
                            "FROM batches b JOIN webhooks w ON w.id = b.webhook_id WHERE b.state = 'pending' AND "
                            "b.next_attempt_at <= $1::bigint AND b.lease_until <= $1::bigint AND w.enabled "
                            "AND b.webhook_id <> ALL($3::text[]) "
@@ -74,8 +75,8 @@ Status claim_due(Conn& c, const ClaimRequest& req, Busy& busy, std::vector<Claim
     ClaimedBatch cb;
     cb.batch = batch_from_row(*due, i);
     cb.webhook = by_id[cb.batch.webhook_id];
-    GH_PG_ASSIGN(ev, batch_events(c, cb.batch.account_id, due->i64(i, 8), due->i64(i, 9), due->i64(i, 10),
-                                  &cb.oldest_event_created_ms));
+    GH_PG_ASSIGN(ev, batch_events(c, cb.batch.account_id, cb.batch.id, due->boolean(i, 12), due->i64(i, 8),
+                                  due->i64(i, 9), due->i64(i, 10), &cb.oldest_event_created_ms));
     cb.events_json = std::move(*ev);
     out.push_back(std::move(cb));
   }
@@ -153,8 +154,9 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
   // one at least, or has nothing of its types and just moves its position):
   // the rows locked here are skipped by the other nodes' claims until this
   // commits, so locking every webhook with work would leave them none.
-  GH_PG_ASSIGN(cand, c.exec("SELECT " GH_PG_WEBHOOK_COLUMNS ", w.cursor, a.head_seq FROM webhooks w "
-                            "JOIN accounts a ON a.id = w.account_id WHERE w.enabled AND w.cursor < a.head_seq "
+  GH_PG_ASSIGN(cand, c.exec("SELECT " GH_PG_WEBHOOK_COLUMNS ", w.cursor, a.head_seq, w.deferred_ready FROM "
+                            "webhooks w JOIN accounts a ON a.id = w.account_id WHERE w.enabled AND (w.cursor < "
+                            "a.head_seq OR w.deferred_ready) "
                             "AND w.id <> ALL($1::text[]) AND (w.failing_since IS NULL OR (w.next_probe_at <= "
                             "$3::bigint AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.webhook_id = w.id AND "
                             "b.state = 'pending'))) LIMIT $2::integer FOR NO KEY UPDATE OF w SKIP LOCKED",
@@ -169,21 +171,31 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
     int room = std::min(in_flight_limit(w.health.failing(), req.limit_for(w.id)) - n,
                         req.max_batches - static_cast<int>(out.size()));
     if (room <= 0) continue;
-    GH_PG_ASSIGN(cut, cut_batches(c, req, w, position, head, room));
+    const bool deferred_ready = cand->boolean(i, kWebhookColumnCount + 2);
+    GH_PG_ASSIGN(cut, w.ordering == Ordering::kContact || deferred_ready
+                          ? cut_by_contact(c, req, w, position, head, room, deferred_ready)
+                          : cut_batches(c, req, w, position, head, room));
     n += static_cast<int>(cut->size());
     for (auto& b : *cut) out.push_back(std::move(b));
   }
   return ok_status();
 }
 
-// Applies one outcome when its lease is still held; false when dropped.
-Result<bool> record_one(Conn& c, const AttemptOutcome& o) {
+// What became of an outcome's batch: recorded or dropped (lease lost), and
+// whether it was cut by contact (its end releases contacts).
+struct Applied {
+  bool recorded = false;
+  bool members = false;
+};
+
+// Applies one outcome when its lease is still held.
+Result<Applied> record_one(Conn& c, const AttemptOutcome& o) {
   GH_PG_ASSIGN(r, c.exec("WITH b AS (UPDATE batches SET state = $3::text, next_attempt_at = $4::bigint, "
                          "cycle_attempts = cycle_attempts + 1, lease_owner = NULL, lease_until = 0, updated_at = "
-                         "$5::bigint WHERE id = $1::text AND lease_owner = $2::text RETURNING id) "
-                         "INSERT INTO attempts(batch_id, n, at, status_code, duration_ms, error, response_body) "
+                         "$5::bigint WHERE id = $1::text AND lease_owner = $2::text RETURNING id, members), "
+                         "a AS (INSERT INTO attempts(batch_id, n, at, status_code, duration_ms, error, response_body) "
                          "SELECT b.id, (SELECT coalesce(max(n), 0) + 1 FROM attempts WHERE batch_id = $1::text), "
-                         "$6::bigint, $7::integer, $8::bigint, $9::text, $10::text FROM b",
+                         "$6::bigint, $7::integer, $8::bigint, $9::text, $10::text FROM b) SELECT members FROM b",
                          Params()
                              .add(o.batch_id)
                              .add(o.owner)
@@ -195,13 +207,14 @@ Result<bool> record_one(Conn& c, const AttemptOutcome& o) {
                              .add(o.attempt.duration_ms)
                              .add(clean_text(o.attempt.error))
                              .add(clean_text(o.attempt.response_body))));
-  return r->affected() == 1;
+  if (r->rows() == 0) return Applied{};
+  return Applied{true, r->boolean(0, 0)};
 }
 
 // record_one for many outcomes of distinct batches, sorted by batch id, in
 // two statements; returns the batch ids whose outcome was applied (the
-// others' lease was lost).
-Result<std::unordered_set<std::string>> record_all(Conn& c, const std::vector<const AttemptOutcome*>& sorted) {
+// others' lease was lost), with whether each was cut by contact.
+Result<std::unordered_map<std::string, bool>> record_all(Conn& c, const std::vector<const AttemptOutcome*>& sorted) {
   std::vector<std::string> ids, owners, states, errors, bodies;
   std::vector<int64_t> updated, at, status, duration;
   std::string next = "{";
@@ -233,11 +246,11 @@ Result<std::unordered_set<std::string>> record_all(Conn& c, const std::vector<co
                          "cycle_attempts = cycle_attempts + 1, lease_owner = NULL, lease_until = 0, updated_at = "
                          "u.updated_at FROM u WHERE batches.id = ANY($1::text[]) AND batches.id = u.batch_id AND "
                          "batches.lease_owner = u.owner "
-                         "RETURNING batches.id) "
-                         "INSERT INTO attempts(batch_id, n, at, status_code, duration_ms, error, response_body) "
+                         "RETURNING batches.id, batches.members), "
+                         "a AS (INSERT INTO attempts(batch_id, n, at, status_code, duration_ms, error, response_body) "
                          "SELECT u.batch_id, (SELECT coalesce(max(a.n), 0) + 1 FROM attempts a WHERE a.batch_id = "
                          "u.batch_id), u.at, u.status_code, u.duration_ms, u.error, u.response_body "
-                         "FROM u JOIN b ON b.id = u.batch_id RETURNING batch_id",
+                         "FROM u JOIN b ON b.id = u.batch_id) SELECT id, members FROM b",
                          Params()
                              .add(id_array)
                              .add(text_array(owners))
@@ -249,8 +262,8 @@ Result<std::unordered_set<std::string>> record_all(Conn& c, const std::vector<co
                              .add(int_array(duration))
                              .add(text_array(errors))
                              .add(text_array(bodies))));
-  std::unordered_set<std::string> applied;
-  for (int i = 0; i < r->rows(); ++i) applied.insert(r->str(i, 0));
+  std::unordered_map<std::string, bool> applied;
+  for (int i = 0; i < r->rows(); ++i) applied.emplace(r->str(i, 0), r->boolean(i, 1));
   return applied;
 }
 
@@ -333,17 +346,23 @@ Status record_outcomes(Conn& c, std::span<const AttemptOutcome> outcomes) {
                     return a->batch_id == b->batch_id;
                   }) == sorted.end();
   std::unordered_set<const AttemptOutcome*> applied;
+  std::vector<std::string> ended_by_contact;  // batches cut by contact that ended
+  auto note = [&](const AttemptOutcome* o, bool members) {
+    applied.insert(o);
+    if (members && o->new_state != BatchState::kPending) ended_by_contact.push_back(o->batch_id);
+  };
   if (sorted.size() > 1 && distinct) {
     // Many outcomes (a busy node records a turn's worth at once): their
     // rows locked in order in one statement, all recorded in another.
     GH_PG_ASSIGN(ids, record_all(c, sorted));
     for (const AttemptOutcome* o : sorted) {
-      if (ids->count(o->batch_id)) applied.insert(o);
+      auto it = ids->find(o->batch_id);
+      if (it != ids->end()) note(o, it->second);
     }
   } else {
     for (const AttemptOutcome* o : sorted) {
       GH_PG_ASSIGN(one, record_one(c, *o));
-      if (*one) applied.insert(o);
+      if (one->recorded) note(o, one->members);
     }
   }
   // Health follows the attempts in the order they came back.
@@ -351,7 +370,9 @@ Status record_outcomes(Conn& c, std::span<const AttemptOutcome> outcomes) {
   for (const auto& o : outcomes) {
     if (applied.count(&o)) in_order.push_back(&o);
   }
-  return record_health(c, in_order);
+  GH_PG_RETURN_IF_ERROR(record_health(c, in_order));
+  // After the webhooks are locked (record_health): see pg_ordering.h.
+  return release_contacts(c, ended_by_contact);
 }
 
 Status release_leases(Conn& c, const std::string& owner) {

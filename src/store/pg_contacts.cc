@@ -8,17 +8,24 @@ namespace growhook::pg {
 namespace {
 
 // The events chosen by `where` (the CTE ev), each beside every webhook of
-// the account, that webhook's newest batch starting at or before the event
-// (batches_by_webhook_first_seq) and that batch's last attempt: one row per
+// the account, where that webhook has it (the newest of its batches listing
+// it, under ordering "contact"; else kind 1 when it is deferred, waiting for
+// its contact; else its newest range batch starting at or before the event,
+// batches_by_webhook_range) and that batch's last attempt: one row per
 // (event, webhook), one row with null webhook columns for an event of an
 // account without webhooks. delivery_of decides from these columns.
 #define GH_PG_EVENTS_WITH_DELIVERIES(where)                                                                \
   "WITH ev AS (SELECT seq, id, type, created_at, body FROM events WHERE account_id = $1::text AND " where \
   ") SELECT ev.seq, ev.id, ev.type, ev.created_at, ev.body, w.id, w.enabled, w.event_types, w.cursor, "   \
-  "b.id, b.state, b.last_seq, b.type_mask, a.at, a.status_code, a.duration_ms, a.error FROM ev "          \
+  "b.id, b.state, b.last_seq, b.type_mask, a.at, a.status_code, a.duration_ms, a.error, b.kind FROM ev "  \
   "LEFT JOIN webhooks w ON w.account_id = $1::text "                                                      \
-  "LEFT JOIN LATERAL (SELECT bb.id, bb.state, bb.last_seq, bb.type_mask FROM batches bb "                 \
-  "WHERE bb.webhook_id = w.id AND bb.first_seq <= ev.seq ORDER BY bb.first_seq DESC LIMIT 1) b ON true "  \
+  "LEFT JOIN LATERAL (SELECT * FROM ((SELECT bb.id, bb.state, bb.last_seq, bb.type_mask, 0 AS kind "       \
+  "FROM batch_members m JOIN batches bb ON bb.id = m.batch_id WHERE m.webhook_id = w.id AND "             \
+  "m.seq = ev.seq ORDER BY bb.created_at DESC LIMIT 1) UNION ALL (SELECT NULL, NULL, NULL, NULL, 1 "     \
+  "FROM deferred_events d WHERE d.webhook_id = w.id AND d.seq = ev.seq) UNION ALL (SELECT bb.id, "       \
+  "bb.state, bb.last_seq, bb.type_mask, 2 FROM batches bb WHERE bb.webhook_id = w.id AND "               \
+  "bb.first_seq <= ev.seq AND NOT bb.members ORDER BY bb.first_seq DESC LIMIT 1)) k "                    \
+  "ORDER BY kind LIMIT 1) b ON true "                                                                    \
   "LEFT JOIN LATERAL (SELECT at, status_code, duration_ms, error FROM attempts "                          \
   "WHERE batch_id = b.id ORDER BY n DESC LIMIT 1) a ON true ORDER BY ev.seq DESC, w.id"
 
@@ -31,6 +38,10 @@ std::vector<StoredEvent> events_from(const PgResult& r) {
     }
     if (r.is_null(i, 5)) continue;  // no webhook
     WebhookPosition w{r.str(i, 5), r.boolean(i, 6), static_cast<uint8_t>(r.i64(i, 7)), r.i64(i, 8)};
+    if (!r.is_null(i, 17) && r.i64(i, 17) == 1) {  // deferred: waits for its contact
+      out.back().deliveries.push_back(EventDelivery{w.id, "", BatchState::kPending, std::nullopt});
+      continue;
+    }
     std::optional<BatchSpan> batch;
     if (!r.is_null(i, 9)) {
       batch = BatchSpan{r.str(i, 9), parse_batch_state(r.text(i, 10)).value_or(BatchState::kPending),

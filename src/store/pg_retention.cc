@@ -10,12 +10,13 @@ Result<int> prune(Conn& c, int64_t delivered_before_ms, int64_t failed_before_ms
   GH_PG_ASSIGN(b, c.exec("WITH gone AS (DELETE FROM batches WHERE id IN (SELECT id FROM batches WHERE "
                          "(state = 'delivered' AND updated_at < $1::bigint) OR (state = 'failed' AND updated_at "
                          "< $2::bigint) LIMIT $3::integer FOR UPDATE SKIP LOCKED) RETURNING id), "
-                         "a AS (DELETE FROM attempts WHERE batch_id IN (SELECT id FROM gone)) "
+                         "a AS (DELETE FROM attempts WHERE batch_id IN (SELECT id FROM gone)), "
+                         "m AS (DELETE FROM batch_members WHERE batch_id IN (SELECT id FROM gone)) "
                          "SELECT count(*) FROM gone",
                          Params().add(delivered_before_ms).add(failed_before_ms).add(limit)));
   int deleted = static_cast<int>(b->i64(0, 0));
-  // Events below every enabled webhook's position and every remaining batch
-  // of their account, older than the shorter retention, are needed by nobody
+  // Events below every enabled webhook's position and deferred event, and
+  // every remaining batch of their account, older than the shorter retention, are needed by nobody
   // (a disabled webhook does not hold them: backlog.h). Each account
   // is read from its oldest event on, at most $2 rows, and not at all
   // when its oldest event is too recent (created_at follows seq): a step
@@ -26,7 +27,9 @@ Result<int> prune(Conn& c, int64_t delivered_before_ms, int64_t failed_before_ms
                          "  coalesce((SELECT min(w.cursor) FROM webhooks w WHERE w.account_id = a.id AND w.enabled), "
                          "a.head_seq),"
                          "  coalesce((SELECT min(b.first_seq) - 1 FROM batches b WHERE b.account_id = a.id), "
-                         "a.head_seq)) AS upto) k "
+                         "a.head_seq),"
+                         "  coalesce((SELECT min(d.seq) - 1 FROM deferred_events d JOIN webhooks w ON w.id = "
+                         "d.webhook_id WHERE w.account_id = a.id AND w.enabled), a.head_seq)) AS upto) k "
                          "CROSS JOIN LATERAL (SELECT ev.account_id, ev.seq, ev.created_at FROM events ev "
                          "WHERE ev.account_id = a.id AND ev.seq <= k.upto AND (SELECT o.created_at FROM events o "
                          "WHERE o.account_id = a.id AND o.seq <= k.upto ORDER BY o.seq LIMIT 1) < $1::bigint "

@@ -37,6 +37,7 @@ Result<Webhook> webhook_from_row(const SecretBox& box, const PgResult& r, int ro
   w.updated_at_ms = r.i64(row, c + 13);
   w.batch_max_bytes = static_cast<int>(r.i64(row, c + 14));
   w.health = health_from_row(r, row, c + 15);
+  w.ordering = parse_ordering(r.str(row, c + 20)).value_or(Ordering::kNone);
   if (auto o = open_secrets(box, {w.id, r.str(row, c + 7), r.str(row, c + 8), r.str(row, c + 9)}, w); !o.ok())
     return o.error();
   return w;
@@ -73,11 +74,16 @@ Result<Webhook> load_webhook(Conn& c, const std::string& account_id, const std::
   return webhook_from_row(c.secrets(), *r, 0);
 }
 
-Result<std::string> batch_events(Conn& c, const std::string& account_id, int64_t first_seq, int64_t last_seq,
-                                 int64_t type_mask, int64_t* oldest_created) {
-  GH_PG_ASSIGN(r, c.exec("SELECT seq, occurred_at, created_at, body FROM events WHERE account_id = $1::text AND "
-                         "seq >= $2::bigint AND seq <= $3::bigint AND (type & $4::smallint) <> 0 ORDER BY seq",
-                         Params().add(account_id).add(first_seq).add(last_seq).add(type_mask)));
+Result<std::string> batch_events(Conn& c, const std::string& account_id, const std::string& batch_id, bool members,
+                                 int64_t first_seq, int64_t last_seq, int64_t type_mask, int64_t* oldest_created) {
+  Result<PgResult> r =
+      members ? c.exec("SELECT e.seq, e.occurred_at, e.created_at, e.body FROM batch_members m JOIN events e ON "
+                       "e.account_id = $2::text AND e.seq = m.seq WHERE m.batch_id = $1::text ORDER BY m.seq",
+                       Params().add(batch_id).add(account_id))
+              : c.exec("SELECT seq, occurred_at, created_at, body FROM events WHERE account_id = $1::text AND "
+                       "seq >= $2::bigint AND seq <= $3::bigint AND (type & $4::smallint) <> 0 ORDER BY seq",
+                       Params().add(account_id).add(first_seq).add(last_seq).add(type_mask));
+  if (!r.ok()) return r.error();
   std::vector<PendingEvent> rows;
   rows.reserve(r->rows());
   for (int i = 0; i < r->rows(); ++i) rows.push_back({r->i64(i, 0), r->i64(i, 1), r->i64(i, 2), r->str(i, 3)});

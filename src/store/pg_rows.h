@@ -25,7 +25,8 @@
 #define GH_PG_WEBHOOK_COLUMNS                                                                           \
   "w.id, w.account_id, w.name, w.url, w.enabled, w.event_types, w.batch_max_events, w.auth, w.secret, " \
   "w.previous_secret, w.previous_secret_expires_at, w.disabled_reason, w.created_at, w.updated_at, "    \
-  "w.batch_max_bytes, w.failing_since, w.failure_streak, w.probe_count, w.next_probe_at, w.last_error"
+  "w.batch_max_bytes, w.failing_since, w.failure_streak, w.probe_count, w.next_probe_at, w.last_error, " \
+  "w.ordering"
 
 // The batch columns, in the order batch_from_row reads them.
 #define GH_PG_BATCH_COLUMNS \
@@ -78,7 +79,7 @@ class Tx {
 };
 
 // How many columns GH_PG_WEBHOOK_COLUMNS names (what a query selects after them starts there).
-inline constexpr int kWebhookColumnCount = 20;
+inline constexpr int kWebhookColumnCount = 21;
 // Opens the secret columns with box; kInternal when they do not open.
 Result<Webhook> webhook_from_row(const SecretBox& box, const PgResult& r, int row, int col = 0);
 // The first five columns of GH_PG_WEBHOOK_HEALTH_COLUMNS, from column c.
@@ -90,8 +91,10 @@ Result<Webhook> load_webhook(Conn& c, const std::string& account_id, const std::
 
 // A batch's events as the JSON array a receiver gets (batch_events_json of
 // domain/batching.h); *oldest_created is the earliest ingestion among them.
-Result<std::string> batch_events(Conn& c, const std::string& account_id, int64_t first_seq, int64_t last_seq,
-                                 int64_t type_mask, int64_t* oldest_created);
+// Where: its range first_seq..last_seq of the types in type_mask, or, for
+// a batch cut under ordering "contact" (members), its own list.
+Result<std::string> batch_events(Conn& c, const std::string& account_id, const std::string& batch_id, bool members,
+                                 int64_t first_seq, int64_t last_seq, int64_t type_mask, int64_t* oldest_created);
 
 // Queues a wake-up for every node; sent when the transaction commits.
 Status notify_work(Conn& c);

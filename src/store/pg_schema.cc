@@ -125,6 +125,27 @@ CREATE TABLE notifications(
 CREATE INDEX notifications_due ON notifications(next_attempt_at) WHERE state = 'pending';
 CREATE INDEX notifications_finished ON notifications(updated_at) WHERE state <> 'pending';
 )sql",
+    // 11: per-contact ordering, as in SQLite's schema 11.
+    R"sql(
+ALTER TABLE webhooks ADD COLUMN ordering TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE webhooks ADD COLUMN deferred_ready BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE batches ADD COLUMN members BOOLEAN NOT NULL DEFAULT false;
+CREATE TABLE batch_members(
+  batch_id TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, webhook_id TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY(batch_id, seq));
+CREATE INDEX batch_members_by_webhook ON batch_members(webhook_id, seq);
+CREATE TABLE held_contacts(
+  webhook_id TEXT COLLATE "C" NOT NULL, msisdn BIGINT NOT NULL, batch_id TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY(webhook_id, msisdn));
+CREATE INDEX held_contacts_by_batch ON held_contacts(batch_id);
+CREATE TABLE deferred_events(
+  webhook_id TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, msisdn BIGINT NOT NULL, ready BOOLEAN NOT NULL,
+  PRIMARY KEY(webhook_id, seq));
+CREATE INDEX deferred_events_by_contact ON deferred_events(webhook_id, msisdn);
+CREATE INDEX deferred_events_ready ON deferred_events(webhook_id, seq) WHERE ready;
+DROP INDEX batches_by_webhook_first_seq;
+CREATE INDEX batches_by_webhook_range ON batches(webhook_id, first_seq) WHERE NOT members;
+)sql",
 };
 
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,

@@ -1,6 +1,7 @@
 #include "store/sqlite_catalog.h"
 
 #include "store/codec.h"
+#include "store/sqlite_ordering.h"
 #include "store/sqlite_rows.h"
 
 namespace growhook::sqlite {
@@ -12,6 +13,7 @@ void bind_webhook(const SecretBox& box, Stmt& s, const Webhook& w) {
   s.bind(6, static_cast<int>(w.event_types)).bind(7, w.batch_max_events).bind(8, sealed.auth);
   s.bind(9, sealed.secret).bind(10, sealed.previous_secret).bind(11, w.previous_secret_expires_ms);
   s.bind(12, w.disabled_reason).bind(13, w.created_at_ms).bind(14, w.updated_at_ms).bind(15, w.batch_max_bytes);
+  s.bind(16, to_string(w.ordering));
 }
 
 Status collect_batches(Db& db, Stmt& s, std::vector<Batch>& out) {
@@ -27,8 +29,8 @@ Status create_webhook(Db& db, const Webhook& w) {
   GH_STMT(s, db,
           "INSERT INTO webhooks(id, account_id, name, url, enabled, event_types, batch_max_events, auth, "
           "secret, previous_secret, previous_secret_expires_at, disabled_reason, created_at, updated_at, "
-          "batch_max_bytes, cursor) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-          "$15, (SELECT head_seq FROM accounts WHERE id = $2))");
+          "batch_max_bytes, ordering, cursor) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+          "$14, $15, $16, (SELECT head_seq FROM accounts WHERE id = $2))");
   bind_webhook(db.secrets(), *s, w);
   return done(db, s->step(), "create_webhook");
 }
@@ -59,10 +61,12 @@ Status update_webhook(Db& db, const Webhook& w) {
           "probe_count = CASE WHEN enabled = 0 AND $5 = 1 THEN 0 ELSE probe_count END, "
           "enabled = $5, event_types = $6, batch_max_events = $7, auth = $8, secret = $9, "
           "previous_secret = $10, previous_secret_expires_at = $11, disabled_reason = $12, updated_at = $14, "
-          "batch_max_bytes = $15 WHERE id = $1 AND account_id = $2");
+          "batch_max_bytes = $15, ordering = $16 WHERE id = $1 AND account_id = $2");
   bind_webhook(db.secrets(), *s, w);
   GH_RETURN_IF_ERROR(done(db, s->step(), "update_webhook"));
   if (db.changes() == 0) return Error::not_found("webhook " + w.id + " not found");
+  // Ordering "none": no contact waits any more.
+  if (w.ordering == Ordering::kNone) return release_every_contact(db, w.id);
   return ok_status();
 }
 
@@ -85,6 +89,7 @@ Status delete_webhook(Db& db, const std::string& account_id, const std::string& 
   w->bind(1, id).bind(2, account_id);
   GH_RETURN_IF_ERROR(done(db, w->step(), "delete webhook"));
   if (db.changes() == 0) return Error::not_found("webhook " + id + " not found");
+  GH_RETURN_IF_ERROR(forget_ordering(db, id));
   return ok_status();
 }
 
@@ -119,6 +124,9 @@ Result<std::unordered_map<std::string, WebhookStats>> webhook_stats(
             "WHERE e.account_id = $2 AND e.seq > w.cursor AND (e.type & w.event_types) != 0 LIMIT $3)");
     w->bind(1, id).bind(2, account_id).bind(3, kWaitingCountCap);
     if (w->step() == SQLITE_ROW) st.events_waiting += w->i64(0);
+    GH_STMT(d, db, "SELECT count(*) FROM (SELECT 1 FROM deferred_events WHERE webhook_id = $1 LIMIT $2)");
+    d->bind(1, id).bind(2, kWaitingCountCap);
+    if (d->step() == SQLITE_ROW) st.events_waiting += d->i64(0);
     out.emplace(id, st);
   }
   return out;
@@ -157,17 +165,17 @@ Result<std::vector<Batch>> list_batches(Db& db, const std::string& account_id, c
 Result<BatchDetail> get_batch(Db& db, const std::string& account_id, const std::string& batch_id) {
   GH_STMT(s, db,
           "SELECT id, webhook_id, account_id, state, event_count, created_at, next_attempt_at, cycle_attempts, "
-          "first_seq, last_seq, type_mask FROM batches WHERE id = $1 AND account_id = $2");
+          "first_seq, last_seq, type_mask, members FROM batches WHERE id = $1 AND account_id = $2");
   s->bind(1, batch_id).bind(2, account_id);
   int rc = s->step();
   if (rc == SQLITE_DONE) return Error::not_found("batch " + batch_id + " not found");
   if (rc != SQLITE_ROW) return db.error(rc, "get_batch");
   BatchDetail d;
   d.batch = batch_from_row(*s);
-  int64_t first = s->i64(8), last = s->i64(9), mask = s->i64(10);
+  const BatchSpanRef span{d.batch.id, s->i64(11) != 0, s->i64(8), s->i64(9), s->i64(10)};
   GH_RETURN_IF_ERROR(load_attempts(db, d.batch));
   int64_t oldest = 0;
-  auto ev = batch_events(db, account_id, first, last, mask, &oldest);
+  auto ev = batch_events(db, account_id, span, &oldest);
   if (!ev.ok()) return ev.error();
   d.events_json = std::move(*ev);
   return d;

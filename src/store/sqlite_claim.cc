@@ -7,6 +7,7 @@
 #include "domain/batching.h"
 #include "domain/health.h"
 #include "store/codec.h"
+#include "store/sqlite_ordering.h"
 #include "store/sqlite_outbox.h"
 #include "store/sqlite_rows.h"
 
@@ -21,7 +22,7 @@ Status claim_due(Db& db, const ClaimRequest& req, Busy& busy,
   struct Due {
     std::string id, webhook_id, account_id;
     int64_t first, last, mask;
-    bool failing;
+    bool failing, members;
   };
   std::vector<Due> due;
   {
@@ -37,14 +38,15 @@ Status claim_due(Db& db, const ClaimRequest& req, Busy& busy,
     full += ']';
     GH_STMT(s, db,
             "SELECT b.id, b.webhook_id, b.account_id, b.first_seq, b.last_seq, b.type_mask, "
-            "w.failing_since IS NOT NULL FROM batches b "
+            "w.failing_since IS NOT NULL, b.members FROM batches b "
             "JOIN webhooks w ON w.id = b.webhook_id WHERE b.state = 'pending' AND b.next_attempt_at <= $1 "
             "AND b.lease_until <= $1 AND w.enabled = 1 AND b.webhook_id NOT IN (SELECT value FROM json_each($3)) "
             "AND (w.failing_since IS NULL OR w.next_probe_at <= $1) "
             "ORDER BY b.next_attempt_at LIMIT $2");
     s->bind(1, req.now_ms).bind(2, req.max_batches * 4).bind(3, full);
     while (s->step() == SQLITE_ROW) {
-      due.push_back({s->str(0), s->str(1), s->str(2), s->i64(3), s->i64(4), s->i64(5), s->i64(6) != 0});
+      due.push_back(
+          {s->str(0), s->str(1), s->str(2), s->i64(3), s->i64(4), s->i64(5), s->i64(6) != 0, s->i64(7) != 0});
     }
   }
   for (auto& d : due) {
@@ -72,7 +74,7 @@ Status claim_due(Db& db, const ClaimRequest& req, Busy& busy,
       if (rc != SQLITE_ROW) return db.error(rc, "attempt number");
       c.next_attempt_number = static_cast<int>(n->i64(0));
     }
-    auto ev = batch_events(db, d.account_id, d.first, d.last, d.mask, &c.oldest_event_created_ms);
+    auto ev = batch_events(db, d.account_id, {d.id, d.members, d.first, d.last, d.mask}, &c.oldest_event_created_ms);
     if (!ev.ok()) return ev.error();
     c.events_json = std::move(*ev);
     out.push_back(std::move(c));
@@ -81,8 +83,9 @@ Status claim_due(Db& db, const ClaimRequest& req, Busy& busy,
   return ok_status();
 }
 
-// Inserts one leased batch, as cut.
-Result<ClaimedBatch> insert_batch(Db& db, const ClaimRequest& req, const Webhook& w, CutBatch& cut) {
+}  // namespace
+
+Result<ClaimedBatch> insert_batch(Db& db, const ClaimRequest& req, const Webhook& w, CutBatch& cut, bool members) {
   ClaimedBatch c;
   c.webhook = w;
   c.batch.id = new_id("bat", req.now_ms);
@@ -95,16 +98,18 @@ Result<ClaimedBatch> insert_batch(Db& db, const ClaimRequest& req, const Webhook
   c.next_attempt_number = 1;
   GH_STMT(ins, db,
           "INSERT INTO batches(id, webhook_id, account_id, state, first_seq, last_seq, type_mask, event_count, "
-          "created_at, updated_at, next_attempt_at, cycle_attempts, lease_owner, lease_until) "
-          "VALUES($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $8, $8, 0, $9, $10)");
+          "created_at, updated_at, next_attempt_at, cycle_attempts, lease_owner, lease_until, members) "
+          "VALUES($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $8, $8, 0, $9, $10, $11)");
   ins->bind(1, c.batch.id).bind(2, w.id).bind(3, w.account_id).bind(4, cut.first_seq).bind(5, cut.last_seq);
   ins->bind(6, static_cast<int>(w.event_types)).bind(7, c.batch.event_count).bind(8, req.now_ms);
-  ins->bind(9, req.owner).bind(10, req.now_ms + req.lease_ms);
+  ins->bind(9, req.owner).bind(10, req.now_ms + req.lease_ms).bind(11, members ? 1 : 0);
   GH_RETURN_IF_ERROR(done(db, ins->step(), "insert batch"));
   c.oldest_event_created_ms = cut.oldest_created_at_ms;
   c.events_json = std::move(cut.events_json);
   return c;
 }
+
+namespace {
 
 // Cuts up to `room` batches from the webhook's pending events after its
 // position (domain/batching.h), with one read of the events and one move of
@@ -125,7 +130,7 @@ Status cut_batches(Db& db, const ClaimRequest& req, const Webhook& w, int64_t po
   // Fewer rows than asked: nothing more of its types up to head.
   Packing packed = pack_batches(rows, position, head, static_cast<int64_t>(rows.size()) < limit, limits);
   for (auto& b : packed.batches) {
-    auto c = insert_batch(db, req, w, b);
+    auto c = insert_batch(db, req, w, b, /*members=*/false);
     if (!c.ok()) return c.error();
     out.push_back(std::move(*c));
   }
@@ -139,19 +144,22 @@ Status cut_new_batches(Db& db, const ClaimRequest& req, Busy& busy,
   struct Candidate {
     Webhook w;
     int64_t position, head;
+    bool deferred_ready;
   };
   std::vector<Candidate> candidates;
   {
     GH_STMT(s, db,
-            "SELECT " GH_WEBHOOK_COLUMNS ", w.cursor, a.head_seq FROM webhooks w JOIN accounts a "
-            "ON a.id = w.account_id WHERE w.enabled = 1 AND w.cursor < a.head_seq AND (w.failing_since IS NULL "
+            "SELECT " GH_WEBHOOK_COLUMNS ", w.cursor, a.head_seq, w.deferred_ready FROM webhooks w JOIN accounts a "
+            "ON a.id = w.account_id WHERE w.enabled = 1 AND (w.cursor < a.head_seq OR w.deferred_ready = 1) AND "
+            "(w.failing_since IS NULL "
             "OR (w.next_probe_at <= $1 AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.webhook_id = w.id "
             "AND b.state = 'pending')))");
     s->bind(1, req.now_ms);
     while (s->step() == SQLITE_ROW) {
       auto w = webhook_from_row(db.secrets(), *s);
       if (!w.ok()) return w.error();
-      candidates.push_back({std::move(*w), s->i64(kWebhookColumnCount), s->i64(kWebhookColumnCount + 1)});
+      candidates.push_back({std::move(*w), s->i64(kWebhookColumnCount), s->i64(kWebhookColumnCount + 1),
+                            s->i64(kWebhookColumnCount + 2) != 0});
     }
   }
   for (auto& c : candidates) {
@@ -160,7 +168,11 @@ Status cut_new_batches(Db& db, const ClaimRequest& req, Busy& busy,
                         req.max_batches - static_cast<int>(out.size()));
     if (room <= 0) continue;
     size_t before = out.size();
-    GH_RETURN_IF_ERROR(cut_batches(db, req, c.w, c.position, c.head, room, out));
+    if (c.w.ordering == Ordering::kContact || c.deferred_ready) {
+      GH_RETURN_IF_ERROR(cut_by_contact(db, req, c.w, c.position, c.head, room, c.deferred_ready, out));
+    } else {
+      GH_RETURN_IF_ERROR(cut_batches(db, req, c.w, c.position, c.head, room, out));
+    }
     n += static_cast<int>(out.size() - before);
   }
   return ok_status();
@@ -203,11 +215,18 @@ Status record_outcome(Db& db, const AttemptOutcome& o) {
   {
     GH_STMT(u, db,
             "UPDATE batches SET state = $3, next_attempt_at = $4, cycle_attempts = cycle_attempts + 1, "
-            "lease_owner = NULL, lease_until = 0, updated_at = $5 WHERE id = $1 AND lease_owner = $2");
+            "lease_owner = NULL, lease_until = 0, updated_at = $5 WHERE id = $1 AND lease_owner = $2 "
+            "RETURNING members");
     u->bind(1, o.batch_id).bind(2, o.owner).bind(3, to_string(o.new_state));
     u->bind(4, o.next_attempt_at_ms).bind(5, o.attempt.at_ms + o.attempt.duration_ms);
+    int rc = u->step();
+    if (rc == SQLITE_DONE) return ok_status();  // lease lost: another node owns it now
+    GH_RETURN_IF_ERROR(done(db, rc, "record outcome"));
+    const bool members = u->i64(0) != 0;
     GH_RETURN_IF_ERROR(done(db, u->step(), "record outcome"));
-    if (db.changes() == 0) return ok_status();  // lease lost: another node owns it now
+    // The batch ended: the contacts it held go free (ordering "contact").
+    if (members && o.new_state != BatchState::kPending)
+      GH_RETURN_IF_ERROR(release_contacts(db, o.webhook_id, o.batch_id));
   }
   {
     // The number, when the claim brought it, saves a lookup a batch.

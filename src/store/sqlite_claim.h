@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "domain/batching.h"
 #include "store/sqlite_db.h"
 #include "store/work_queue.h"
 
@@ -20,6 +21,9 @@ Status record_outcome(Db& db, const AttemptOutcome& o);
 // Leases due batches, then cuts new ones, within the request's bounds.
 Result<std::vector<ClaimedBatch>> claim(Db& db, const ClaimRequest& req);
 Status release_leases(Db& db, const std::string& owner);
+// Inserts one batch as cut, leased to the request's owner; members: its
+// events are listed in batch_members (ordering "contact"), not its range.
+Result<ClaimedBatch> insert_batch(Db& db, const ClaimRequest& req, const Webhook& w, CutBatch& cut, bool members);
 Result<std::optional<int64_t>> next_due_ms(Db& db);
 
 }  // namespace growhook::sqlite

@@ -37,12 +37,37 @@ Result<std::vector<WebhookPosition>> positions(Db& db, const std::string& accoun
   return out;
 }
 
-// The webhook's newest batch whose range starts at or before seq
-// (batches_by_webhook_first_seq).
-Result<std::optional<BatchSpan>> batch_from_before(Db& db, const std::string& webhook_id, int64_t seq) {
+// Where the webhook has the event: the newest of its batches that lists it
+// (ordering "contact"), or, when none does, its newest range batch starting
+// at or before seq (batches_by_webhook_range); *deferred when the event
+// waits for its contact instead.
+Result<std::optional<BatchSpan>> batch_of(Db& db, const std::string& webhook_id, int64_t seq, bool* deferred) {
+  *deferred = false;
+  {
+    GH_STMT(s, db,
+            "SELECT b.id, b.state, b.last_seq, b.type_mask FROM batch_members m JOIN batches b ON b.id = m.batch_id "
+            "WHERE m.webhook_id = $1 AND m.seq = $2 ORDER BY b.created_at DESC LIMIT 1");
+    s->bind(1, webhook_id).bind(2, seq);
+    int rc = s->step();
+    if (rc == SQLITE_ROW) {
+      return std::optional<BatchSpan>(BatchSpan{s->str(0), parse_batch_state(s->text(1)).value_or(BatchState::kPending),
+                                                s->i64(2), static_cast<uint8_t>(s->i64(3))});
+    }
+    if (rc != SQLITE_DONE) return db.error(rc, "the batch listing an event");
+  }
+  {
+    GH_STMT(s, db, "SELECT 1 FROM deferred_events WHERE webhook_id = $1 AND seq = $2");
+    s->bind(1, webhook_id).bind(2, seq);
+    int rc = s->step();
+    if (rc == SQLITE_ROW) {
+      *deferred = true;
+      return std::optional<BatchSpan>();
+    }
+    if (rc != SQLITE_DONE) return db.error(rc, "a deferred event");
+  }
   GH_STMT(s, db,
           "SELECT id, state, last_seq, type_mask FROM batches WHERE webhook_id = $1 AND first_seq <= $2 "
-          "ORDER BY first_seq DESC LIMIT 1");
+          "AND members = 0 ORDER BY first_seq DESC LIMIT 1");
   s->bind(1, webhook_id).bind(2, seq);
   int rc = s->step();
   if (rc == SQLITE_DONE) return std::optional<BatchSpan>();
@@ -63,9 +88,11 @@ Result<std::optional<Attempt>> last_attempt(Db& db, const std::string& batch_id)
 
 Status add_deliveries(Db& db, const std::vector<WebhookPosition>& webhooks, EventRow& row) {
   for (const auto& w : webhooks) {
-    auto batch = batch_from_before(db, w.id, row.event.seq);
+    bool deferred = false;
+    auto batch = batch_of(db, w.id, row.event.seq, &deferred);
     if (!batch.ok()) return batch.error();
-    auto d = delivery_of(row.event.seq, row.type, w, *batch);
+    auto d = deferred ? std::optional<EventDelivery>(EventDelivery{w.id, "", BatchState::kPending, std::nullopt})
+                      : delivery_of(row.event.seq, row.type, w, *batch);
     if (!d) continue;
     if (!d->batch_id.empty()) {
       auto a = last_attempt(db, d->batch_id);

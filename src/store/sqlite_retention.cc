@@ -25,13 +25,18 @@ Result<int> prune(Db& db, int64_t delivered_before_ms, int64_t failed_before_ms,
       a->bind(1, id);
       GH_RETURN_IF_ERROR(done(db, a->step(), "prune attempts"));
     }
+    {
+      GH_STMT(m, db, "DELETE FROM batch_members WHERE batch_id = $1");
+      m->bind(1, id);
+      GH_RETURN_IF_ERROR(done(db, m->step(), "prune batch members"));
+    }
     GH_STMT(b, db, "DELETE FROM batches WHERE id = $1");
     b->bind(1, id);
     GH_RETURN_IF_ERROR(done(db, b->step(), "prune batches"));
     ++deleted;
   }
-  // Events below every enabled webhook's position and every remaining batch
-  // of their account, older than the shorter retention, are needed by nobody
+  // Events below every enabled webhook's position and deferred event, and
+  // every remaining batch of their account, older than the shorter retention, are needed by nobody
   // (a disabled webhook does not hold them: backlog.h). Each account
   // is read from its oldest event on, at most `limit` rows a step, and
   // not at all when its oldest event is too recent (created_at follows
@@ -55,7 +60,9 @@ Result<int> prune(Db& db, int64_t delivered_before_ms, int64_t failed_before_ms,
     {
       GH_STMT(q, db,
               "SELECT min(coalesce((SELECT min(cursor) FROM webhooks WHERE account_id = $1 AND enabled = 1), $2), "
-              "coalesce((SELECT min(first_seq) - 1 FROM batches WHERE account_id = $1), $2))");
+              "coalesce((SELECT min(first_seq) - 1 FROM batches WHERE account_id = $1), $2), "
+              "coalesce((SELECT min(d.seq) - 1 FROM deferred_events d JOIN webhooks w ON w.id = d.webhook_id "
+              "WHERE w.account_id = $1 AND w.enabled = 1), $2))");
       q->bind(1, account).bind(2, head);
       int rc = q->step();
       if (rc != SQLITE_ROW) return db.error(rc, "prune: bound");

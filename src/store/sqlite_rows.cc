@@ -28,6 +28,7 @@ Result<Webhook> webhook_from_row(const SecretBox& box, const Stmt& s, int c) {
   w.updated_at_ms = s.i64(c + 13);
   w.batch_max_bytes = static_cast<int>(s.i64(c + 14));
   w.health = health_from_row(s, c + 15);
+  w.ordering = parse_ordering(s.text(c + 20)).value_or(Ordering::kNone);
   if (auto o = open_secrets(box, {w.id, s.str(c + 7), s.str(c + 8), s.str(c + 9)}, w); !o.ok()) return o.error();
   return w;
 }
@@ -87,15 +88,28 @@ Status load_attempts(Db& db, Batch& b) {
   return ok_status();
 }
 
-Result<std::string> batch_events(Db& db, const std::string& account_id, int64_t first, int64_t last,
-                                        int64_t mask, int64_t* oldest_created) {
-  GH_STMT(s, db,
-          "SELECT seq, occurred_at, created_at, body FROM events WHERE account_id = $1 AND seq >= $2 AND "
-          "seq <= $3 AND (type & $4) != 0 ORDER BY seq");
-  s->bind(1, account_id).bind(2, first).bind(3, last).bind(4, mask);
+Result<std::string> batch_events(Db& db, const std::string& account_id, const BatchSpanRef& batch,
+                                 int64_t* oldest_created) {
   std::vector<PendingEvent> rows;
+  auto collect = [&](Stmt& s) {
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) rows.push_back({s.i64(0), s.i64(1), s.i64(2), s.str(3)});
+    return rc;
+  };
   int rc;
-  while ((rc = s->step()) == SQLITE_ROW) rows.push_back({s->i64(0), s->i64(1), s->i64(2), s->str(3)});
+  if (batch.members) {
+    GH_STMT(s, db,
+            "SELECT e.seq, e.occurred_at, e.created_at, e.body FROM batch_members m JOIN events e ON e.seq = m.seq "
+            "WHERE m.batch_id = $1 AND e.account_id = $2 ORDER BY m.seq");
+    s->bind(1, batch.id).bind(2, account_id);
+    rc = collect(*s);
+  } else {
+    GH_STMT(s, db,
+            "SELECT seq, occurred_at, created_at, body FROM events WHERE account_id = $1 AND seq >= $2 AND "
+            "seq <= $3 AND (type & $4) != 0 ORDER BY seq");
+    s->bind(1, account_id).bind(2, batch.first).bind(3, batch.last).bind(4, batch.mask);
+    rc = collect(*s);
+  }
   if (rc != SQLITE_DONE) return db.error(rc, "batch events");
   *oldest_created = oldest_created_at_ms(rows);
   return batch_events_json(rows);

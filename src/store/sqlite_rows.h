@@ -29,7 +29,8 @@
 #define GH_WEBHOOK_COLUMNS                                                                              \
   "w.id, w.account_id, w.name, w.url, w.enabled, w.event_types, w.batch_max_events, w.auth, w.secret, " \
   "w.previous_secret, w.previous_secret_expires_at, w.disabled_reason, w.created_at, w.updated_at, "      \
-  "w.batch_max_bytes, w.failing_since, w.failure_streak, w.probe_count, w.next_probe_at, w.last_error"
+  "w.batch_max_bytes, w.failing_since, w.failure_streak, w.probe_count, w.next_probe_at, w.last_error, " \
+  "w.ordering"
 
 // A webhook's health (columns 15 to 19 of GH_WEBHOOK_COLUMNS), then whether it is enabled.
 #define GH_WEBHOOK_HEALTH_COLUMNS \
@@ -56,7 +57,7 @@ enum class Durability {
 Status done(Db& db, int rc, std::string_view what);
 
 // How many columns GH_WEBHOOK_COLUMNS names (what a query selects after them starts there).
-inline constexpr int kWebhookColumnCount = 20;
+inline constexpr int kWebhookColumnCount = 21;
 // Opens the secret columns with box; kInternal when they do not open.
 Result<Webhook> webhook_from_row(const SecretBox& box, const Stmt& s, int c = 0);
 // The first five columns of GH_WEBHOOK_HEALTH_COLUMNS, from column c.
@@ -70,9 +71,16 @@ Result<Webhook> load_webhook(Db& db, const std::string& account_id, const std::s
 Result<Batch> load_batch(Db& db, const std::string& id);
 // Appends the batch's attempts, in order, to b.attempts.
 Status load_attempts(Db& db, Batch& b);
+// Where a batch's events are: its range first..last of the types in mask,
+// or, for a batch cut under ordering "contact" (members), its own list.
+struct BatchSpanRef {
+  std::string id;
+  bool members = false;
+  int64_t first = 0, last = 0, mask = 0;
+};
 // A batch's events as the JSON array a receiver gets (batch_events_json of
 // domain/batching.h); *oldest_created is the earliest ingestion among them.
-Result<std::string> batch_events(Db& db, const std::string& account_id, int64_t first, int64_t last, int64_t mask,
+Result<std::string> batch_events(Db& db, const std::string& account_id, const BatchSpanRef& batch,
                                  int64_t* oldest_created);
 
 }  // namespace growhook::sqlite

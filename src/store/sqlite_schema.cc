@@ -134,6 +134,35 @@ CREATE TABLE notifications(
 CREATE INDEX notifications_due ON notifications(next_attempt_at) WHERE state = 'pending';
 CREATE INDEX notifications_finished ON notifications(updated_at) WHERE state <> 'pending';
 )sql",
+    // 11: per-contact ordering (domain/batching.h, pack_by_contact). A
+    // webhook's ordering; a batch cut under it lists its events
+    // (batch_members, members = 1) instead of covering its range; the
+    // contacts an unfinished batch holds (held_contacts, removed when it
+    // ends); the events waiting for their contact (deferred_events; ready
+    // once the batch that held it ended; webhooks.deferred_ready says some
+    // are, so the claim finds the webhook without reading them). The
+    // search's index of batches by where their range starts leaves such
+    // batches out (store/contacts.h).
+    R"sql(
+ALTER TABLE webhooks ADD COLUMN ordering TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE webhooks ADD COLUMN deferred_ready INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE batches ADD COLUMN members INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE batch_members(
+  batch_id TEXT NOT NULL, seq INTEGER NOT NULL, webhook_id TEXT NOT NULL,
+  PRIMARY KEY(batch_id, seq)) WITHOUT ROWID;
+CREATE INDEX batch_members_by_webhook ON batch_members(webhook_id, seq);
+CREATE TABLE held_contacts(
+  webhook_id TEXT NOT NULL, msisdn INTEGER NOT NULL, batch_id TEXT NOT NULL,
+  PRIMARY KEY(webhook_id, msisdn)) WITHOUT ROWID;
+CREATE INDEX held_contacts_by_batch ON held_contacts(batch_id);
+CREATE TABLE deferred_events(
+  webhook_id TEXT NOT NULL, seq INTEGER NOT NULL, msisdn INTEGER NOT NULL, ready INTEGER NOT NULL,
+  PRIMARY KEY(webhook_id, seq)) WITHOUT ROWID;
+CREATE INDEX deferred_events_by_contact ON deferred_events(webhook_id, msisdn);
+CREATE INDEX deferred_events_ready ON deferred_events(webhook_id, seq) WHERE ready = 1;
+DROP INDEX batches_by_webhook_first_seq;
+CREATE INDEX batches_by_webhook_range ON batches(webhook_id, first_seq) WHERE members = 0;
+)sql",
 };
 
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,

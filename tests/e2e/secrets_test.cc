@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "e2e/harness.h"
+#include "store/schema_rollback_for_tests.h"
 
 namespace e2e {
 namespace {
@@ -152,12 +153,9 @@ TEST(SecretsAtRest, AStoreWrittenInClearIsSealedAtItsFirstStartAndSignsAsBefore)
   ASSERT_EQ(sqlite3_open((dir + "/growhook.db").c_str(), &db), SQLITE_OK);
   const std::string sql = "UPDATE webhooks SET secret = '" + hook.secret +
                           "', auth = '{\"type\":\"bearer\",\"token\":\"tok_e2e_secret_at_rest\"}'; "
-                          "UPDATE meta SET value = '6' WHERE key = 'schema_version'; "
-                          // nor what the migrations after 7 add (8: health, 10: notifications; 9 makes its index IF NOT EXISTS)
-                          "ALTER TABLE webhooks DROP COLUMN failing_since; ALTER TABLE webhooks DROP COLUMN "
-                          "failure_streak; ALTER TABLE webhooks DROP COLUMN probe_count; ALTER TABLE webhooks DROP "
-                          "COLUMN next_probe_at; ALTER TABLE webhooks DROP COLUMN last_error; ALTER TABLE accounts "
-                          "DROP COLUMN notification_email; DROP TABLE notifications";
+                          "UPDATE meta SET value = '6' WHERE key = 'schema_version'; " +
+                          // nor what the migrations after 7 add
+                          std::string(growhook::testing::kUndoMigrationsAfter7);
   ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
   sqlite3_close(db);
   std::filesystem::remove(dir + "/secrets.key");  // as before: no key file yet

@@ -1,0 +1,166 @@
+#include "store/sqlite_ordering.h"
+
+#include <unordered_set>
+
+#include "domain/batching.h"
+#include "store/sqlite_claim.h"
+#include "store/sqlite_rows.h"
+
+namespace growhook::sqlite {
+namespace {
+
+Status read_events(Db& db, Stmt& s, bool deferred, std::vector<ContactEvent>& out) {
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    ContactEvent e;
+    e.event = {s.i64(0), s.i64(1), s.i64(2), s.str(3)};
+    if (!s.is_null(4)) e.msisdn = s.i64(4);
+    e.deferred = deferred;
+    out.push_back(std::move(e));
+  }
+  return done(db, rc, "events to cut by contact");
+}
+
+// The contacts among events that must wait: held by an unfinished batch,
+// or with an event of theirs still waiting (not ready).
+Result<std::unordered_set<int64_t>> held_among(Db& db, const std::string& webhook_id,
+                                               const std::vector<ContactEvent>& events) {
+  std::unordered_set<int64_t> seen, held;
+  for (const auto& e : events) {
+    if (!e.msisdn || !seen.insert(*e.msisdn).second) continue;
+    GH_STMT(s, db,
+            "SELECT EXISTS (SELECT 1 FROM held_contacts WHERE webhook_id = $1 AND msisdn = $2) OR EXISTS (SELECT 1 "
+            "FROM deferred_events WHERE webhook_id = $1 AND msisdn = $2 AND ready = 0)");
+    s->bind(1, webhook_id).bind(2, *e.msisdn);
+    int rc = s->step();
+    if (rc != SQLITE_ROW) return db.error(rc, "held contacts");
+    if (s->i64(0) != 0) held.insert(*e.msisdn);
+  }
+  return held;
+}
+
+Status write_batch(Db& db, const std::string& webhook_id, const std::string& batch_id, const ContactBatch& b) {
+  for (int64_t seq : b.seqs) {
+    GH_STMT(m, db, "INSERT INTO batch_members(batch_id, seq, webhook_id) VALUES($1, $2, $3)");
+    m->bind(1, batch_id).bind(2, seq).bind(3, webhook_id);
+    GH_RETURN_IF_ERROR(done(db, m->step(), "batch member"));
+  }
+  for (int64_t c : b.contacts) {
+    GH_STMT(h, db,
+            "INSERT INTO held_contacts(webhook_id, msisdn, batch_id) VALUES($1, $2, $3) ON CONFLICT(webhook_id, "
+            "msisdn) DO UPDATE SET batch_id = excluded.batch_id");
+    h->bind(1, webhook_id).bind(2, c).bind(3, batch_id);
+    GH_RETURN_IF_ERROR(done(db, h->step(), "held contact"));
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Status cut_by_contact(Db& db, const ClaimRequest& req, const Webhook& w, int64_t position, int64_t head, int room,
+                      bool deferred_ready, std::vector<ClaimedBatch>& out) {
+  const BatchLimits limits = batch_limits(w, req.max_batch_bytes, room);
+  const int64_t limit = events_to_read(limits);
+  std::vector<ContactEvent> ready, fresh;
+  if (deferred_ready) {
+    GH_STMT(s, db,
+            "SELECT d.seq, e.occurred_at, e.created_at, e.body, d.msisdn FROM deferred_events d JOIN events e ON "
+            "e.seq = d.seq WHERE d.webhook_id = $1 AND d.ready = 1 ORDER BY d.seq LIMIT $2");
+    s->bind(1, w.id).bind(2, limit);
+    GH_RETURN_IF_ERROR(read_events(db, *s, true, ready));
+  }
+  const bool ready_complete = static_cast<int64_t>(ready.size()) < limit;
+  if (ready_complete && position < head) {
+    GH_STMT(s, db,
+            "SELECT seq, occurred_at, created_at, body, msisdn FROM events WHERE account_id = $1 AND seq > $2 AND "
+            "seq <= $3 AND (type & $4) != 0 ORDER BY seq LIMIT $5");
+    s->bind(1, w.account_id).bind(2, position).bind(3, head).bind(4, static_cast<int>(w.event_types));
+    s->bind(5, limit);
+    GH_RETURN_IF_ERROR(read_events(db, *s, false, fresh));
+  }
+  const bool hold = w.ordering == Ordering::kContact;
+  std::unordered_set<int64_t> held;
+  if (hold) {
+    std::vector<ContactEvent> all = ready;
+    all.insert(all.end(), fresh.begin(), fresh.end());
+    auto h = held_among(db, w.id, all);
+    if (!h.ok()) return h.error();
+    held = std::move(*h);
+  }
+  ContactPacking packed = pack_by_contact(ready, ready_complete, fresh, static_cast<int64_t>(fresh.size()) < limit,
+                                          position, head, held, limits, hold);
+  for (auto& b : packed.batches) {
+    auto c = insert_batch(db, req, w, b.cut, /*members=*/true);
+    if (!c.ok()) return c.error();
+    GH_RETURN_IF_ERROR(write_batch(db, w.id, c->batch.id, b));
+    out.push_back(std::move(*c));
+  }
+  for (int64_t seq : packed.taken) {
+    GH_STMT(d, db, "DELETE FROM deferred_events WHERE webhook_id = $1 AND seq = $2");
+    d->bind(1, w.id).bind(2, seq);
+    GH_RETURN_IF_ERROR(done(db, d->step(), "deferred event taken"));
+  }
+  for (const auto& e : packed.defer) {
+    GH_STMT(d, db, "INSERT INTO deferred_events(webhook_id, seq, msisdn, ready) VALUES($1, $2, $3, 0)");
+    d->bind(1, w.id).bind(2, e.event.seq).bind(3, *e.msisdn);
+    GH_RETURN_IF_ERROR(done(db, d->step(), "defer event"));
+  }
+  for (int64_t c : packed.held_again) {
+    GH_STMT(d, db, "UPDATE deferred_events SET ready = 0 WHERE webhook_id = $1 AND msisdn = $2 AND ready = 1");
+    d->bind(1, w.id).bind(2, c);
+    GH_RETURN_IF_ERROR(done(db, d->step(), "deferred events wait again"));
+  }
+  GH_STMT(u, db, "UPDATE webhooks SET cursor = $2, deferred_ready = $3 WHERE id = $1");
+  u->bind(1, w.id).bind(2, packed.position).bind(3, packed.ready_left ? 1 : 0);
+  return done(db, u->step(), "advance position");
+}
+
+Status release_contacts(Db& db, const std::string& webhook_id, const std::string& batch_id) {
+  {
+    GH_STMT(r, db,
+            "UPDATE deferred_events SET ready = 1 WHERE webhook_id = $1 AND ready = 0 AND msisdn IN (SELECT msisdn "
+            "FROM held_contacts WHERE batch_id = $2)");
+    r->bind(1, webhook_id).bind(2, batch_id);
+    GH_RETURN_IF_ERROR(done(db, r->step(), "release contacts"));
+  }
+  if (db.changes() > 0) {
+    GH_STMT(w, db, "UPDATE webhooks SET deferred_ready = 1 WHERE id = $1");
+    w->bind(1, webhook_id);
+    GH_RETURN_IF_ERROR(done(db, w->step(), "deferred events ready"));
+  }
+  GH_STMT(d, db, "DELETE FROM held_contacts WHERE batch_id = $1");
+  d->bind(1, batch_id);
+  return done(db, d->step(), "contacts released");
+}
+
+Status release_every_contact(Db& db, const std::string& webhook_id) {
+  {
+    GH_STMT(r, db, "UPDATE deferred_events SET ready = 1 WHERE webhook_id = $1 AND ready = 0");
+    r->bind(1, webhook_id);
+    GH_RETURN_IF_ERROR(done(db, r->step(), "release every contact"));
+  }
+  {
+    GH_STMT(w, db,
+            "UPDATE webhooks SET deferred_ready = 1 WHERE id = $1 AND EXISTS (SELECT 1 FROM deferred_events WHERE "
+            "webhook_id = $1)");
+    w->bind(1, webhook_id);
+    GH_RETURN_IF_ERROR(done(db, w->step(), "deferred events ready"));
+  }
+  GH_STMT(d, db, "DELETE FROM held_contacts WHERE webhook_id = $1");
+  d->bind(1, webhook_id);
+  return done(db, d->step(), "every contact released");
+}
+
+Status forget_ordering(Db& db, const std::string& webhook_id) {
+  GH_RETURN_IF_ERROR(release_every_contact(db, webhook_id));
+  {
+    GH_STMT(d, db, "DELETE FROM deferred_events WHERE webhook_id = $1");
+    d->bind(1, webhook_id);
+    GH_RETURN_IF_ERROR(done(db, d->step(), "forget deferred events"));
+  }
+  GH_STMT(m, db, "DELETE FROM batch_members WHERE webhook_id = $1");
+  m->bind(1, webhook_id);
+  return done(db, m->step(), "forget batch members");
+}
+
+}  // namespace growhook::sqlite
