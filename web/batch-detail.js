@@ -56,7 +56,9 @@ function eventsList(events) {
 }
 
 // returnFocus: element focused after close. onRetried(): the batch was queued again.
-export function openBatchDialog(batchId, { returnFocus, onRetried }) {
+// ordered: the batch's webhook keeps each contact's events in order (a
+// retry then says that it may arrive after newer events).
+export function openBatchDialog(batchId, { returnFocus, onRetried, ordered = false }) {
   let timer = 0;
   let shown = '';
   const d = openDialog({ title: `Batch ${batchId}`, wide: true, returnFocus, onClose: () => clearTimeout(timer) });
@@ -104,7 +106,9 @@ export function openBatchDialog(batchId, { returnFocus, onRetried }) {
         h('dt', {}, 'Created'), h('dd', {}, timeAgo(b.created_at)),
         b.next_attempt_at ? [h('dt', {}, 'Next attempt'), h('dd', {}, timeAgo(b.next_attempt_at))] : null),
       retry ? h('div', { class: 'dialog-actions dialog-actions-start' }, retry,
-        h('span', { class: 'muted' }, 'Sends the same batch again, with the same ids.')) : null,
+        h('span', { class: 'muted' }, ordered
+          ? 'Sends the same batch again, with the same ids. Its contacts\' newer events went on when it failed, so it may arrive after them.'
+          : 'Sends the same batch again, with the same ids.')) : null,
       h('h3', { class: 'subhead' }, `Attempts (${attempts.length})`),
       attemptsTable(attempts),
       h('h3', { class: 'subhead' }, `Events (${events.length})`),

@@ -147,7 +147,8 @@ export function batchesView(main, { id, state }) {
           h('p', { class: 'url-line' }, h('span', { class: 'url', title: wh.url }, wh.url)),
           h('p', { class: 'stats-line' }, statusBadge(wh),
             h('span', {}, 'Last delivery: ', stats.last_delivery_at ? timeAgo(stats.last_delivery_at) : 'never'),
-            h('span', {}, `Failed: ${failed}`), h('span', {}, `Pending: ${Number(stats.pending_batches || 0)}`)),
+            h('span', {}, `Failed: ${failed}`), h('span', {}, `Pending: ${Number(stats.pending_batches || 0)}`),
+            wh.ordering === 'contact' ? h('span', { 'data-role': 'ordering' }, 'In order for each contact') : null),
           wh.disabled_reason ? h('p', { class: 'alert alert-warning disabled-reason' }, disabledReason(wh.disabled_reason)) : null,
           failingNote(wh) ? h('p', { class: 'alert alert-warning failing-note' }, failingNote(wh)) : null),
         h('div', { class: 'page-actions' }, test, retryAll,
@@ -179,10 +180,13 @@ export function batchesView(main, { id, state }) {
     const attempts = b.attempts || [];
     const last = attempts[attempts.length - 1];
     const view = h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `View batch ${b.id}`, 'data-focus-key': `view:${b.id}` }, 'View');
-    view.addEventListener('click', () => openBatchDialog(b.id, { returnFocus: view, onRetried: retried }));
+    view.addEventListener('click', () => openBatchDialog(b.id, { returnFocus: view, onRetried: retried, ordered: webhook?.ordering === 'contact' }));
     let retry = null;
     if (b.state === 'failed') {
-      retry = h('button', { type: 'button', class: 'btn btn-small btn-primary', 'aria-label': `Retry batch ${b.id}`, 'data-focus-key': `retry:${b.id}` }, 'Retry');
+      retry = h('button', {
+        type: 'button', class: 'btn btn-small btn-primary', 'aria-label': `Retry batch ${b.id}`, 'data-focus-key': `retry:${b.id}`,
+        title: webhook?.ordering === 'contact' ? 'Its contacts\' newer events went on when it failed: it may arrive after them.' : null,
+      }, 'Retry');
       retry.addEventListener('click', () => retryOne(b, retry));
     }
     return h('tr', { 'data-batch-id': b.id, 'data-state': b.state },

@@ -1,11 +1,12 @@
 // The add / edit form: Name (internal use only) and Webhook URL, with event
-// types, batch size and extra authentication under "More options".
+// types, batch size, ordering and extra authentication under "More options".
 
 import { api, ApiError } from './api.js';
 import { h, clear } from './dom.js';
 import { openDialog, field, errorBox, showFieldErrors } from './ui.js';
 
 const EVENT_TYPES = [['contact.subscribed', 'Contact subscribes'], ['contact.unsubscribed', 'Contact unsubscribes']];
+const ORDERINGS = [['none', 'As fast as possible'], ['contact', 'In order for each contact']];
 const AUTH_TYPES = [['', 'None'], ['basic', 'Basic (username and password)'], ['bearer', 'Bearer token'], ['header', 'Custom header']];
 
 // A fieldset of checkboxes that behaves like a field for error display.
@@ -40,6 +41,10 @@ export function openWebhookForm({ webhook = null, returnFocus, onSaved }) {
     type: 'number', min: 1, step: 1, inputmode: 'numeric', value: webhook?.batch_max_events ?? '',
   }), { hint: 'The most events sent in one request. 1 sends every event on its own. Empty: the default.', name: 'batch_max_events' });
 
+  const ordering = field('Order of events', h('select', {},
+    ORDERINGS.map(([v, label]) => h('option', { value: v, selected: (webhook?.ordering ?? 'none') === v }, label))),
+  { hint: 'In order for each contact: a contact\'s unsubscribe never arrives before its subscribe, even when a request is retried; other contacts do not wait. It costs some speed when many events of the same contact arrive together.', name: 'ordering' });
+
   const authType = field('Extra authentication', h('select', {},
     AUTH_TYPES.map(([v, label]) => h('option', { value: v, selected: (auth?.type ?? '') === v }, label))),
   { hint: 'Sent with every message, besides the signature.', name: 'auth' });
@@ -56,10 +61,10 @@ export function openWebhookForm({ webhook = null, returnFocus, onSaved }) {
   authType.control.addEventListener('change', showAuthFields);
   showAuthFields();
 
-  const allFields = [name, url, events, batchSize, authType, ...Object.values(authFields).flat()];
+  const allFields = [name, url, events, batchSize, ordering, authType, ...Object.values(authFields).flat()];
   const alert = errorBox();
-  const more = h('details', { class: 'more', open: editing && (Boolean(auth) || (webhook.event_types || []).length < 2) },
-    h('summary', {}, 'More options'), events, batchSize, authType, authBox);
+  const more = h('details', { class: 'more', open: editing && (Boolean(auth) || (webhook.event_types || []).length < 2 || webhook.ordering === 'contact') },
+    h('summary', {}, 'More options'), events, batchSize, ordering, authType, authBox);
   const cancel = h('button', { type: 'button', class: 'btn' }, 'Cancel');
   cancel.addEventListener('click', () => d.close());
   const save = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save');
@@ -105,6 +110,8 @@ export function openWebhookForm({ webhook = null, returnFocus, onSaved }) {
     const size = batchSize.control.value;
     if (batchSize.control.validity.badInput) errors.push([batchSize, 'Enter a whole number.']);
     else if (size !== '' && (!editing || Number(size) !== webhook.batch_max_events)) body.batch_max_events = Number(size);
+    const order = ordering.control.value;
+    if (editing ? order !== (webhook.ordering ?? 'none') : order !== 'none') body.ordering = order;
     if (a.value !== undefined) body.auth = a.value;
     return { body, errors };
   }
