@@ -87,8 +87,8 @@ Packing pack_batches(std::span<const PendingEvent> events, int64_t position, int
 
 ContactPacking pack_by_contact(std::span<const ContactEvent> ready, bool ready_complete,
                                std::span<const ContactEvent> fresh, bool fresh_complete, int64_t position,
-                               int64_t head, const std::unordered_set<int64_t>& held, const BatchLimits& limits,
-                               bool hold) {
+                               int64_t head, const std::unordered_set<int64_t>& held,
+                               const std::unordered_set<int64_t>& queued, const BatchLimits& limits, bool hold) {
   ContactPacking out;
   out.position = position;
   // The batch being filled, and what this cut decided of each contact:
@@ -97,7 +97,7 @@ ContactPacking pack_by_contact(std::span<const ContactEvent> ready, bool ready_c
   std::vector<PendingEvent> open_events;
   ContactBatch open;
   size_t open_bytes = 2;
-  std::unordered_set<int64_t> in_open, waiting;
+  std::unordered_set<int64_t> in_open, waiting;  // waiting starts as `held`, then `queued` joins for fresh events
   auto close = [&] {
     if (open.seqs.empty()) return;
     open.cut.first_seq = open.seqs.front();
@@ -152,6 +152,7 @@ ContactPacking pack_by_contact(std::span<const ContactEvent> ready, bool ready_c
   }
   out.ready_left = i < ready.size() || !ready_complete;
   if (!out.ready_left) {
+    if (hold) waiting.insert(queued.begin(), queued.end());
     size_t j = 0;
     for (; j < fresh.size() && room(); ++j) {
       const ContactEvent& ce = fresh[j];

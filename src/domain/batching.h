@@ -113,14 +113,16 @@ struct ContactPacking {
 // `ready_complete`: all of them) and then `fresh` (the events after
 // `position`, as pack_batches takes them; `fresh_complete` as its
 // `complete`). `held`: the contacts an unfinished batch of the webhook
-// holds. A contact goes into one batch of a cut, and its events after one
-// that had to wait wait too. Fresh events are taken only when every ready
-// one was read, so a contact's new event never passes its older ones. With
-// `hold` false (the webhook's ordering is "none" and events deferred before
-// remain) nothing waits.
+// holds; `queued`: those with deferred events that are not ready (a fresh
+// event of theirs goes behind those). A contact goes into one batch of a
+// cut, and its events after one that had to wait wait too. Fresh events are
+// taken only when every ready one was read, so a contact's new event never
+// passes its older ones. With `hold` false (the webhook's ordering is
+// "none" and events deferred before remain) nothing waits.
 ContactPacking pack_by_contact(std::span<const ContactEvent> ready, bool ready_complete,
                                std::span<const ContactEvent> fresh, bool fresh_complete, int64_t position,
-                               int64_t head, const std::unordered_set<int64_t>& held, const BatchLimits& limits,
+                               int64_t head, const std::unordered_set<int64_t>& held,
+                               const std::unordered_set<int64_t>& queued, const BatchLimits& limits,
                                bool hold = true);
 
 }  // namespace growhook

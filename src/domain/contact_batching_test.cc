@@ -34,7 +34,7 @@ using VV = std::vector<std::vector<int64_t>>;
 
 TEST(ContactBatching, AHeldContactsEventWaitsAndTheOthersFillTheBatch) {
   std::vector<ContactEvent> fresh = {ev(11, 7), ev(12, 8), ev(13, 7), ev(14, 9)};
-  auto p = pack_by_contact({}, true, fresh, true, 10, 20, /*held=*/{7}, {10, 1 << 20, 4});
+  auto p = pack_by_contact({}, true, fresh, true, 10, 20, /*held=*/{7}, {}, {10, 1 << 20, 4});
   EXPECT_EQ(seqs(p), (VV{{12, 14}}));
   EXPECT_EQ(deferred(p), (V{11, 13}));
   EXPECT_EQ(p.position, 20) << "the waiting events are kept aside, so the position passes them";
@@ -50,7 +50,7 @@ TEST(ContactBatching, AContactsEventsShareABatchButNeverTwoBatchesOfOneCut) {
   // Batches of 2: contact 7's first two events share the first batch; its
   // third must wait for that batch, though a second batch is cut.
   std::vector<ContactEvent> fresh = {ev(1, 7), ev(2, 7), ev(3, 7), ev(4, 8), ev(5, 9)};
-  auto p = pack_by_contact({}, true, fresh, true, 0, 5, {}, {2, 1 << 20, 4});
+  auto p = pack_by_contact({}, true, fresh, true, 0, 5, {}, {}, {2, 1 << 20, 4});
   EXPECT_EQ(seqs(p), (VV{{1, 2}, {4, 5}}));
   EXPECT_EQ(deferred(p), (V{3}));
   EXPECT_EQ(p.position, 5);
@@ -58,7 +58,7 @@ TEST(ContactBatching, AContactsEventsShareABatchButNeverTwoBatchesOfOneCut) {
 
 TEST(ContactBatching, EventsWithoutAContactNeverWait) {
   std::vector<ContactEvent> fresh = {ev(1, 7), ev(2, 0), ev(3, 7)};
-  auto p = pack_by_contact({}, true, fresh, true, 0, 3, {7}, {10, 1 << 20, 1});
+  auto p = pack_by_contact({}, true, fresh, true, 0, 3, {7}, {}, {10, 1 << 20, 1});
   EXPECT_EQ(seqs(p), (VV{{2}}));
   EXPECT_EQ(deferred(p), (V{1, 3}));
 }
@@ -69,7 +69,7 @@ TEST(ContactBatching, ReadyDeferredEventsGoFirstAndTheirContactIsHeldAgain) {
   // fresh event of 7 waits behind 5.
   std::vector<ContactEvent> ready = {ev(3, 7, true), ev(5, 7, true)};
   std::vector<ContactEvent> fresh = {ev(21, 7), ev(22, 8)};
-  auto p = pack_by_contact(ready, true, fresh, true, 20, 22, {}, {1, 1 << 20, 4});
+  auto p = pack_by_contact(ready, true, fresh, true, 20, 22, {}, {}, {1, 1 << 20, 4});
   EXPECT_EQ(seqs(p), (VV{{3}, {22}}));
   EXPECT_EQ(p.taken, (V{3}));
   EXPECT_EQ(deferred(p), (V{21}));
@@ -85,16 +85,27 @@ TEST(ContactBatching, FreshEventsWaitUntilEveryReadyOneWasRead) {
   // of a contact whose older deferred event was not read, so none is taken.
   std::vector<ContactEvent> ready = {ev(3, 7, true)};
   std::vector<ContactEvent> fresh = {ev(21, 9)};
-  auto p = pack_by_contact(ready, /*ready_complete=*/false, fresh, true, 20, 21, {}, {10, 1 << 20, 4});
+  auto p = pack_by_contact(ready, /*ready_complete=*/false, fresh, true, 20, 21, {}, {}, {10, 1 << 20, 4});
   EXPECT_EQ(seqs(p), (VV{{3}}));
   EXPECT_TRUE(p.ready_left);
   EXPECT_TRUE(p.defer.empty());
   EXPECT_EQ(p.position, 20) << "the fresh event is left for the next cut";
 }
 
+TEST(ContactBatching, AContactsReadyEventGoesButItsFreshOneWaitsBehindItsOtherDeferredOnes) {
+  // 7's first deferred event is ready (its batch ended); more of 7's
+  // deferred events wait behind it (queued): 7's fresh event must not pass
+  // them, though the ready one goes. 8 is queued only: its fresh one waits.
+  std::vector<ContactEvent> ready = {ev(3, 7, true)};
+  std::vector<ContactEvent> fresh = {ev(21, 7), ev(22, 8), ev(23, 9)};
+  auto p = pack_by_contact(ready, true, fresh, true, 20, 23, {}, /*queued=*/{7, 8}, {10, 1 << 20, 4});
+  EXPECT_EQ(seqs(p), (VV{{3, 23}}));
+  EXPECT_EQ(deferred(p), (V{21, 22}));
+}
+
 TEST(ContactBatching, NoRoomLeftStopsTheCutBeforeTheNextEvent) {
   std::vector<ContactEvent> fresh = {ev(1, 7), ev(2, 8), ev(3, 9)};
-  auto p = pack_by_contact({}, true, fresh, true, 0, 9, {}, {1, 1 << 20, 2});
+  auto p = pack_by_contact({}, true, fresh, true, 0, 9, {}, {}, {1, 1 << 20, 2});
   EXPECT_EQ(seqs(p), (VV{{1}, {2}}));
   EXPECT_TRUE(p.defer.empty());
   EXPECT_EQ(p.position, 2) << "3 is neither in a batch nor waiting: the next cut takes it";
@@ -102,7 +113,7 @@ TEST(ContactBatching, NoRoomLeftStopsTheCutBeforeTheNextEvent) {
 
 TEST(ContactBatching, ReadyEventsLeftForLackOfRoomStayReady) {
   std::vector<ContactEvent> ready = {ev(3, 7, true), ev(4, 8, true)};
-  auto p = pack_by_contact(ready, true, {}, true, 20, 20, {}, {1, 1 << 20, 1});
+  auto p = pack_by_contact(ready, true, {}, true, 20, 20, {}, {}, {1, 1 << 20, 1});
   EXPECT_EQ(seqs(p), (VV{{3}}));
   EXPECT_TRUE(p.ready_left);
   EXPECT_EQ(p.held_again, (V{7}));
@@ -111,7 +122,7 @@ TEST(ContactBatching, ReadyEventsLeftForLackOfRoomStayReady) {
 TEST(ContactBatching, WithoutHoldingNothingWaits) {
   std::vector<ContactEvent> ready = {ev(3, 7, true)};
   std::vector<ContactEvent> fresh = {ev(21, 7), ev(22, 7)};
-  auto p = pack_by_contact(ready, true, fresh, true, 20, 22, {7}, {10, 1 << 20, 1}, /*hold=*/false);
+  auto p = pack_by_contact(ready, true, fresh, true, 20, 22, {7}, {}, {10, 1 << 20, 1}, /*hold=*/false);
   EXPECT_EQ(seqs(p), (VV{{3, 21, 22}}));
   EXPECT_TRUE(p.defer.empty());
   EXPECT_TRUE(p.batches[0].contacts.empty()) << "no contact is held";
@@ -119,7 +130,7 @@ TEST(ContactBatching, WithoutHoldingNothingWaits) {
 
 TEST(ContactBatching, ABatchTakesNoMoreBytesThanItsCap) {
   std::vector<ContactEvent> fresh = {ev(1, 7), ev(2, 8), ev(3, 9)};  // 7 bytes each: two are 2 + 2 * 8 = 18
-  auto p = pack_by_contact({}, true, fresh, true, 0, 3, {}, {10, 19, 4});
+  auto p = pack_by_contact({}, true, fresh, true, 0, 3, {}, {}, {10, 19, 4});
   EXPECT_EQ(seqs(p), (VV{{1, 2}, {3}}));
 }
 

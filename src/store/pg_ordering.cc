@@ -44,7 +44,7 @@ Result<std::vector<ClaimedBatch>> cut_by_contact(Conn& c, const ClaimRequest& re
     read_events(*r, false, fresh);
   }
   const bool hold = w.ordering == Ordering::kContact;
-  std::unordered_set<int64_t> held;
+  std::unordered_set<int64_t> held, queued;
   if (hold) {
     std::vector<int64_t> contacts;
     for (const auto* list : {&ready, &fresh}) {
@@ -53,16 +53,17 @@ Result<std::vector<ClaimedBatch>> cut_by_contact(Conn& c, const ClaimRequest& re
       }
     }
     if (!contacts.empty()) {
-      // Held by an unfinished batch, or with an event still waiting.
-      GH_PG_ASSIGN(r, c.exec("SELECT msisdn FROM held_contacts WHERE webhook_id = $1::text AND msisdn = "
-                             "ANY($2::bigint[]) UNION SELECT msisdn FROM deferred_events WHERE webhook_id = $1::text "
-                             "AND msisdn = ANY($2::bigint[]) AND NOT ready",
+      // Held by an unfinished batch (kind 0), or with deferred events that
+      // are not ready (kind 1).
+      GH_PG_ASSIGN(r, c.exec("SELECT msisdn, 0 FROM held_contacts WHERE webhook_id = $1::text AND msisdn = "
+                             "ANY($2::bigint[]) UNION SELECT msisdn, 1 FROM deferred_events WHERE webhook_id = "
+                             "$1::text AND msisdn = ANY($2::bigint[]) AND NOT ready",
                              Params().add(w.id).add(int_array(contacts))));
-      for (int i = 0; i < r->rows(); ++i) held.insert(r->i64(i, 0));
+      for (int i = 0; i < r->rows(); ++i) (r->i64(i, 1) == 0 ? held : queued).insert(r->i64(i, 0));
     }
   }
   ContactPacking packed = pack_by_contact(ready, ready_complete, fresh, static_cast<int64_t>(fresh.size()) < limit,
-                                          position, head, held, limits, hold);
+                                          position, head, held, queued, limits, hold);
   position = packed.position;
   std::vector<std::string> ids, member_batch, held_batch;
   std::vector<int64_t> firsts, lasts, counts, member_seq, held_contact;
@@ -140,9 +141,12 @@ Result<std::vector<ClaimedBatch>> cut_by_contact(Conn& c, const ClaimRequest& re
 
 Status release_contacts(Conn& c, const std::vector<std::string>& batch_ids) {
   if (batch_ids.empty()) return ok_status();
+  // Each contact's oldest deferred event only (see sqlite_ordering.cc).
   GH_PG_ASSIGN(r, c.exec("WITH h AS (DELETE FROM held_contacts WHERE batch_id = ANY($1::text[]) RETURNING webhook_id, "
-                         "msisdn), r AS (UPDATE deferred_events d SET ready = true FROM h WHERE d.webhook_id = "
-                         "h.webhook_id AND d.msisdn = h.msisdn AND NOT d.ready RETURNING d.webhook_id) "
+                         "msisdn), r AS (UPDATE deferred_events d SET ready = true FROM (SELECT h.webhook_id, "
+                         "(SELECT min(x.seq) FROM deferred_events x WHERE x.webhook_id = h.webhook_id AND x.msisdn = "
+                         "h.msisdn) AS seq FROM h) f WHERE d.webhook_id = f.webhook_id AND d.seq = f.seq "
+                         "RETURNING d.webhook_id) "
                          "UPDATE webhooks SET deferred_ready = true WHERE id IN (SELECT webhook_id FROM r)",
                          Params().add(text_array(batch_ids))));
   return ok_status();

@@ -22,7 +22,7 @@ namespace growhook::pg {
 Result<std::vector<ClaimedBatch>> cut_by_contact(Conn& c, const ClaimRequest& req, const Webhook& w,
                                                  int64_t& position, int64_t head, int count, bool deferred_ready);
 // These batches (cut by contact) ended: the contacts they held are free,
-// their deferred events ready.
+// the oldest deferred event of each ready.
 Status release_contacts(Conn& c, const std::vector<std::string>& batch_ids);
 // No contact of the webhook waits any more (its ordering became "none").
 Status release_every_contact(Conn& c, const std::string& webhook_id);

@@ -22,7 +22,7 @@ namespace growhook::sqlite {
 Status cut_by_contact(Db& db, const ClaimRequest& req, const Webhook& w, int64_t position, int64_t head, int room,
                       bool deferred_ready, std::vector<ClaimedBatch>& out);
 // The batch ended (delivered or failed): the contacts it held are free,
-// and their deferred events ready.
+// and the oldest deferred event of each is ready.
 Status release_contacts(Db& db, const std::string& webhook_id, const std::string& batch_id);
 // No contact of the webhook waits any more (its ordering became "none").
 Status release_every_contact(Db& db, const std::string& webhook_id);
