@@ -168,11 +168,9 @@ ContactPacking pack_by_contact(std::span<const ContactEvent> ready, bool ready_c
     if (fresh_complete && j == fresh.size()) out.position = head;
   }
   close();  // the open batch always has room: room() was checked when it was opened
-  // A contact in one of the new batches whose deferred events did not all
-  // go waits for that batch: its remaining deferred events are not ready.
-  for (const auto& b : out.batches) {
-    for (int64_t c : b.contacts) held_again.insert(c);
-  }
+  // (A contact placed in a batch whose later ready events were not read
+  // this cut is not listed: the next cut finds it held and lists it then.
+  // Listing every contact of every batch updated all their deferred rows.)
   out.held_again.assign(held_again.begin(), held_again.end());
   return out;
 }

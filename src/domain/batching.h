@@ -104,7 +104,7 @@ struct ContactPacking {
   std::vector<ContactBatch> batches;
   std::vector<ContactEvent> defer;        // new events that wait for their contact
   std::vector<int64_t> taken;             // deferred events now in a batch
-  std::vector<int64_t> held_again;        // contacts whose other deferred events wait again
+  std::vector<int64_t> held_again;        // contacts whose ready deferred events read here wait again
   bool ready_left = false;                // deferred events ready to go remain for the next cut
   int64_t position = 0;                   // as Packing::position, over the new events
 };

@@ -74,9 +74,7 @@ TEST(ContactBatching, ReadyDeferredEventsGoFirstAndTheirContactIsHeldAgain) {
   EXPECT_EQ(p.taken, (V{3}));
   EXPECT_EQ(deferred(p), (V{21}));
   EXPECT_FALSE(p.ready_left) << "5 waits again: it is not ready any more";
-  std::vector<int64_t> again = p.held_again;
-  std::sort(again.begin(), again.end());
-  EXPECT_EQ(again, (V{7, 8}));
+  EXPECT_EQ(p.held_again, (V{7}));
   EXPECT_EQ(p.position, 22);
 }
 
@@ -116,7 +114,7 @@ TEST(ContactBatching, ReadyEventsLeftForLackOfRoomStayReady) {
   auto p = pack_by_contact(ready, true, {}, true, 20, 20, {}, {}, {1, 1 << 20, 1});
   EXPECT_EQ(seqs(p), (VV{{3}}));
   EXPECT_TRUE(p.ready_left);
-  EXPECT_EQ(p.held_again, (V{7}));
+  EXPECT_TRUE(p.held_again.empty()) << "4 was not read: it stays ready";
 }
 
 TEST(ContactBatching, WithoutHoldingNothingWaits) {

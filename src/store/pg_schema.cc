@@ -141,7 +141,7 @@ CREATE INDEX held_contacts_by_batch ON held_contacts(batch_id);
 CREATE TABLE deferred_events(
   webhook_id TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, msisdn BIGINT NOT NULL, ready BOOLEAN NOT NULL,
   PRIMARY KEY(webhook_id, seq));
-CREATE INDEX deferred_events_by_contact ON deferred_events(webhook_id, msisdn, ready);
+CREATE INDEX deferred_events_by_contact ON deferred_events(webhook_id, msisdn);
 CREATE INDEX deferred_events_ready ON deferred_events(webhook_id, seq) WHERE ready;
 DROP INDEX batches_by_webhook_first_seq;
 CREATE INDEX batches_by_webhook_range ON batches(webhook_id, first_seq) WHERE NOT members;

@@ -25,6 +25,16 @@ Status read_events(Db& db, Stmt& s, bool deferred, std::vector<ContactEvent>& ou
   return done(db, rc, "events to cut by contact");
 }
 
+// A JSON array of the numbers, for json_each: one statement for many rows.
+std::string json_ints(const std::vector<int64_t>& values) {
+  std::string out = "[";
+  for (int64_t v : values) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(v);
+  }
+  return out + "]";
+}
+
 // Of the contacts among events: those an unfinished batch holds, and those
 // with deferred events that are not ready (queued).
 struct Waiting {
@@ -32,36 +42,38 @@ struct Waiting {
 };
 Result<Waiting> waiting_among(Db& db, const std::string& webhook_id, const std::vector<ContactEvent>& events) {
   std::unordered_set<int64_t> seen;
-  Waiting out;
+  std::vector<int64_t> contacts;
   for (const auto& e : events) {
-    if (!e.msisdn || !seen.insert(*e.msisdn).second) continue;
-    GH_STMT(s, db,
-            "SELECT EXISTS (SELECT 1 FROM held_contacts WHERE webhook_id = $1 AND msisdn = $2), EXISTS (SELECT 1 "
-            "FROM deferred_events INDEXED BY deferred_events_by_contact WHERE webhook_id = $1 AND msisdn = $2 AND "
-            "ready = 0)");
-    s->bind(1, webhook_id).bind(2, *e.msisdn);
-    int rc = s->step();
-    if (rc != SQLITE_ROW) return db.error(rc, "held contacts");
-    if (s->i64(0) != 0) out.held.insert(*e.msisdn);
-    if (s->i64(1) != 0) out.queued.insert(*e.msisdn);
+    if (e.msisdn && seen.insert(*e.msisdn).second) contacts.push_back(*e.msisdn);
   }
+  Waiting out;
+  if (contacts.empty()) return out;
+  GH_STMT(s, db,
+          "SELECT c.value, EXISTS (SELECT 1 FROM held_contacts WHERE webhook_id = $1 AND msisdn = c.value), "
+          "EXISTS (SELECT 1 FROM deferred_events INDEXED BY deferred_events_by_contact WHERE webhook_id = $1 AND "
+          "msisdn = c.value AND ready = 0) FROM json_each($2) c");
+  s->bind(1, webhook_id).bind(2, json_ints(contacts));
+  int rc;
+  while ((rc = s->step()) == SQLITE_ROW) {
+    if (s->i64(1) != 0) out.held.insert(s->i64(0));
+    if (s->i64(2) != 0) out.queued.insert(s->i64(0));
+  }
+  GH_RETURN_IF_ERROR(done(db, rc, "held contacts"));
   return out;
 }
 
 Status write_batch(Db& db, const std::string& webhook_id, const std::string& batch_id, const ContactBatch& b) {
-  for (int64_t seq : b.seqs) {
-    GH_STMT(m, db, "INSERT INTO batch_members(batch_id, seq, webhook_id) VALUES($1, $2, $3)");
-    m->bind(1, batch_id).bind(2, seq).bind(3, webhook_id);
-    GH_RETURN_IF_ERROR(done(db, m->step(), "batch member"));
+  {
+    GH_STMT(m, db, "INSERT INTO batch_members(batch_id, seq, webhook_id) SELECT $1, value, $3 FROM json_each($2)");
+    m->bind(1, batch_id).bind(2, json_ints(b.seqs)).bind(3, webhook_id);
+    GH_RETURN_IF_ERROR(done(db, m->step(), "batch members"));
   }
-  for (int64_t c : b.contacts) {
-    GH_STMT(h, db,
-            "INSERT INTO held_contacts(webhook_id, msisdn, batch_id) VALUES($1, $2, $3) ON CONFLICT(webhook_id, "
-            "msisdn) DO UPDATE SET batch_id = excluded.batch_id");
-    h->bind(1, webhook_id).bind(2, c).bind(3, batch_id);
-    GH_RETURN_IF_ERROR(done(db, h->step(), "held contact"));
-  }
-  return ok_status();
+  if (b.contacts.empty()) return ok_status();
+  GH_STMT(h, db,
+          "INSERT INTO held_contacts(webhook_id, msisdn, batch_id) SELECT $1, value, $3 FROM json_each($2) WHERE "
+          "true ON CONFLICT(webhook_id, msisdn) DO UPDATE SET batch_id = excluded.batch_id");
+  h->bind(1, webhook_id).bind(2, json_ints(b.contacts)).bind(3, batch_id);
+  return done(db, h->step(), "held contacts");
 }
 
 }  // namespace
@@ -105,15 +117,23 @@ Status cut_by_contact(Db& db, const ClaimRequest& req, const Webhook& w, int64_t
     GH_RETURN_IF_ERROR(write_batch(db, w.id, c->batch.id, b));
     out.push_back(std::move(*c));
   }
-  for (int64_t seq : packed.taken) {
-    GH_STMT(d, db, "DELETE FROM deferred_events WHERE webhook_id = $1 AND seq = $2");
-    d->bind(1, w.id).bind(2, seq);
-    GH_RETURN_IF_ERROR(done(db, d->step(), "deferred event taken"));
+  if (!packed.taken.empty()) {
+    GH_STMT(d, db, "DELETE FROM deferred_events WHERE webhook_id = $1 AND seq IN (SELECT value FROM json_each($2))");
+    d->bind(1, w.id).bind(2, json_ints(packed.taken));
+    GH_RETURN_IF_ERROR(done(db, d->step(), "deferred events taken"));
   }
-  for (const auto& e : packed.defer) {
-    GH_STMT(d, db, "INSERT INTO deferred_events(webhook_id, seq, msisdn, ready) VALUES($1, $2, $3, 0)");
-    d->bind(1, w.id).bind(2, e.event.seq).bind(3, *e.msisdn);
-    GH_RETURN_IF_ERROR(done(db, d->step(), "defer event"));
+  if (!packed.defer.empty()) {
+    std::string pairs = "[";
+    for (const auto& e : packed.defer) {
+      if (pairs.size() > 1) pairs += ',';
+      pairs += "[" + std::to_string(e.event.seq) + "," + std::to_string(*e.msisdn) + "]";
+    }
+    pairs += "]";
+    GH_STMT(d, db,
+            "INSERT INTO deferred_events(webhook_id, seq, msisdn, ready) SELECT $1, value ->> 0, value ->> 1, 0 "
+            "FROM json_each($2)");
+    d->bind(1, w.id).bind(2, pairs);
+    GH_RETURN_IF_ERROR(done(db, d->step(), "defer events"));
   }
   for (int64_t c : packed.held_again) {
     GH_STMT(d, db, "UPDATE deferred_events INDEXED BY deferred_events_by_contact SET ready = 0 WHERE webhook_id = "

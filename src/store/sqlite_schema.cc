@@ -158,7 +158,7 @@ CREATE INDEX held_contacts_by_batch ON held_contacts(batch_id);
 CREATE TABLE deferred_events(
   webhook_id TEXT NOT NULL, seq INTEGER NOT NULL, msisdn INTEGER NOT NULL, ready INTEGER NOT NULL,
   PRIMARY KEY(webhook_id, seq)) WITHOUT ROWID;
-CREATE INDEX deferred_events_by_contact ON deferred_events(webhook_id, msisdn, ready);
+CREATE INDEX deferred_events_by_contact ON deferred_events(webhook_id, msisdn);
 CREATE INDEX deferred_events_ready ON deferred_events(webhook_id, seq) WHERE ready = 1;
 DROP INDEX batches_by_webhook_first_seq;
 CREATE INDEX batches_by_webhook_range ON batches(webhook_id, first_seq) WHERE members = 0;

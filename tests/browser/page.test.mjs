@@ -262,6 +262,9 @@ test('edit renames the webhook', async () => {
   await d.getByText('More options').click();
   await d.getByLabel('Extra authentication').selectOption({ label: 'Bearer token' });
   await d.getByLabel('Token').fill('tok_crm_123');
+  // The ordering choice says what it does and what it costs.
+  await d.getByText('unsubscribe never arrives before its subscribe', { exact: false }).waitFor();
+  await d.getByLabel('Order of events').selectOption({ label: 'In order for each contact' });
   await assertLabelled(d);
   await d.getByRole('button', { name: 'Save' }).click();
   await d.waitFor({ state: 'detached' });
@@ -270,6 +273,7 @@ test('edit renames the webhook', async () => {
   assert.equal(got.body.name, 'CRM sync (prod)');
   assert.equal(got.body.auth?.type, 'bearer');
   assert.equal(got.body.auth?.token, undefined, 'the token is never shown again');
+  assert.equal(got.body.ordering, 'contact');
 });
 
 test('disable and enable show in the row', async () => {
