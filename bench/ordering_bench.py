@@ -9,10 +9,13 @@ before an earlier event of their contact (0 is what "contact" promises;
 "none" may have some only when a batch is retried). Loopback only.
 
   python3 bench/ordering_bench.py [--events 30000] [--contacts 300,30000] [--delay-ms 10] [--rounds 2]
-                                  [--database postgresql://...]
+                                  [--database postgresql://127.0.0.1:PORT/NAME (dropped and made again each run)]
 """
 import argparse
+import base64
 import http.server
+import os
+import subprocess
 import json
 import socketserver
 import statistics
@@ -51,6 +54,11 @@ def drain(a, contacts, ordering):
     socketserver.ThreadingTCPServer.daemon_threads = True
     rx = socketserver.ThreadingTCPServer(("127.0.0.1", 0), H)
     threading.Thread(target=rx.serve_forever, daemon=True).start()
+    if a.database:
+        # A fresh database each run: what the one before left would weigh on it.
+        admin, _, name = a.database.rpartition("/")
+        for sql in (f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"):
+            subprocess.run(["psql", admin + "/postgres", "-qc", sql], check=True, capture_output=True)
     g = Growhook(database=a.database) if a.database else Growhook()
     try:
         account, key = g.account()
@@ -87,6 +95,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--database", default="")
     a = ap.parse_args()
+    if a.database:
+        os.environ.setdefault("GROWHOOK_SECRETS_KEYS", base64.b64encode(os.urandom(32)).decode())
     print(f"drain of {a.events} stored events, receiver answering in {a.delay_ms:g} ms, "
           f"store {'postgres' if a.database else 'sqlite'}, {a.rounds} rounds (alternating)")
     for contacts in [int(c) for c in a.contacts.split(",")]:

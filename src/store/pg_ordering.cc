@@ -28,9 +28,13 @@ Result<std::vector<ClaimedBatch>> cut_by_contact(Conn& c, const ClaimRequest& re
   const int64_t limit = events_to_read(limits);
   std::vector<ContactEvent> ready, fresh;
   if (deferred_ready) {
-    GH_PG_ASSIGN(r, c.exec("SELECT d.seq, e.occurred_at, e.created_at, e.body, d.msisdn FROM deferred_events d "
-                           "JOIN events e ON e.account_id = $2::text AND e.seq = d.seq WHERE d.webhook_id = $1::text "
-                           "AND d.ready ORDER BY d.seq LIMIT $3::bigint",
+    // LATERAL: each deferred row looks its event up by key (a plain join
+    // let the planner, without statistics yet, read every event of the
+    // account for each cut).
+    GH_PG_ASSIGN(r, c.exec("SELECT d.seq, e.occurred_at, e.created_at, e.body, d.msisdn FROM (SELECT seq, msisdn FROM "
+                           "deferred_events WHERE webhook_id = $1::text AND ready ORDER BY seq LIMIT $3::bigint) d "
+                           "CROSS JOIN LATERAL (SELECT occurred_at, created_at, body FROM events WHERE account_id = "
+                           "$2::text AND seq = d.seq) e ORDER BY d.seq",
                            Params().add(w.id).add(w.account_id).add(limit)));
     read_events(*r, true, ready);
   }

@@ -77,8 +77,9 @@ Result<Webhook> load_webhook(Conn& c, const std::string& account_id, const std::
 Result<std::string> batch_events(Conn& c, const std::string& account_id, const std::string& batch_id, bool members,
                                  int64_t first_seq, int64_t last_seq, int64_t type_mask, int64_t* oldest_created) {
   Result<PgResult> r =
-      members ? c.exec("SELECT e.seq, e.occurred_at, e.created_at, e.body FROM batch_members m JOIN events e ON "
-                       "e.account_id = $2::text AND e.seq = m.seq WHERE m.batch_id = $1::text ORDER BY m.seq",
+      members ? c.exec("SELECT m.seq, e.occurred_at, e.created_at, e.body FROM batch_members m CROSS JOIN LATERAL "
+                       "(SELECT occurred_at, created_at, body FROM events WHERE account_id = $2::text AND seq = "
+                       "m.seq) e WHERE m.batch_id = $1::text ORDER BY m.seq",
                        Params().add(batch_id).add(account_id))
               : c.exec("SELECT seq, occurred_at, created_at, body FROM events WHERE account_id = $1::text AND "
                        "seq >= $2::bigint AND seq <= $3::bigint AND (type & $4::smallint) <> 0 ORDER BY seq",
