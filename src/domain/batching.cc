@@ -85,89 +85,116 @@ Packing pack_batches(std::span<const PendingEvent> events, int64_t position, int
   return out;
 }
 
+namespace {
+
+// One cut by contact: the batch being filled, and what the cut decided of
+// each contact: in the open batch, or waiting (held by an unfinished batch,
+// in a batch this cut closed, or behind an event of its own that waits).
+class ContactCut {
+ public:
+  enum class Placed { kBatch, kWaits, kStop };
+
+  ContactCut(const std::unordered_set<int64_t>& held, const BatchLimits& limits, bool hold, ContactPacking& out)
+      : held_(held), limits_(limits), hold_(hold), out_(out) {}
+
+  bool room() const { return static_cast<int>(out_.batches.size()) < limits_.max_batches; }
+  void wait(int64_t contact) { waiting_.insert(contact); }
+
+  // Places an event: in the open batch, waiting, or nowhere (no room left:
+  // the cut stops).
+  Placed place(const ContactEvent& ce) {
+    const bool contact = hold_ && ce.msisdn.has_value();
+    if (contact && (held_.count(*ce.msisdn) || waiting_.count(*ce.msisdn))) return Placed::kWaits;
+    if (!fits(ce.event)) {
+      // Its contact is in the batch that is full: it waits for that batch.
+      if (contact && in_open_.count(*ce.msisdn)) return Placed::kWaits;
+      close();
+      if (!room()) return Placed::kStop;
+    }
+    open_.seqs.push_back(ce.event.seq);
+    open_bytes_ += ce.event.body.size() + 1;
+    open_events_.push_back(ce.event);
+    if (contact && in_open_.insert(*ce.msisdn).second) open_.contacts.push_back(*ce.msisdn);
+    return Placed::kBatch;
+  }
+
+  // Ends the open batch (the open batch always has room: room() was
+  // checked when it was opened).
+  void close() {
+    if (open_.seqs.empty()) return;
+    open_.cut.first_seq = open_.seqs.front();
+    open_.cut.last_seq = open_.seqs.back();
+    open_.cut.event_count = static_cast<int>(open_.seqs.size());
+    open_.cut.events_json = batch_events_json(open_events_);
+    open_.cut.oldest_created_at_ms = oldest_created_at_ms(open_events_);
+    for (int64_t c : open_.contacts) waiting_.insert(c);
+    in_open_.clear();
+    out_.batches.push_back(std::move(open_));
+    open_ = ContactBatch{};
+    open_events_.clear();
+    open_bytes_ = 2;
+  }
+
+ private:
+  bool fits(const PendingEvent& e) const {
+    return open_.seqs.empty() || (static_cast<int>(open_.seqs.size()) < limits_.max_events &&
+                                  open_bytes_ + e.body.size() + 1 <= limits_.max_bytes);
+  }
+
+  const std::unordered_set<int64_t>& held_;
+  const BatchLimits& limits_;
+  const bool hold_;
+  ContactPacking& out_;
+  ContactBatch open_;
+  std::vector<PendingEvent> open_events_;
+  size_t open_bytes_ = 2;
+  std::unordered_set<int64_t> in_open_, waiting_;
+};
+
+}  // namespace
+
 ContactPacking pack_by_contact(std::span<const ContactEvent> ready, bool ready_complete,
                                std::span<const ContactEvent> fresh, bool fresh_complete, int64_t position,
                                int64_t head, const std::unordered_set<int64_t>& held,
                                const std::unordered_set<int64_t>& queued, const BatchLimits& limits, bool hold) {
+  using Placed = ContactCut::Placed;
   ContactPacking out;
   out.position = position;
-  // The batch being filled, and what this cut decided of each contact:
-  // in the open batch, or waiting (held by an unfinished batch, by one this
-  // cut closed, or behind an event of its own that waits).
-  std::vector<PendingEvent> open_events;
-  ContactBatch open;
-  size_t open_bytes = 2;
-  std::unordered_set<int64_t> in_open, waiting;  // waiting starts as `held`, then `queued` joins for fresh events
-  auto close = [&] {
-    if (open.seqs.empty()) return;
-    open.cut.first_seq = open.seqs.front();
-    open.cut.last_seq = open.seqs.back();
-    open.cut.event_count = static_cast<int>(open.seqs.size());
-    open.cut.events_json = batch_events_json(open_events);
-    open.cut.oldest_created_at_ms = oldest_created_at_ms(open_events);
-    for (int64_t c : open.contacts) waiting.insert(c);
-    in_open.clear();
-    out.batches.push_back(std::move(open));
-    open = ContactBatch{};
-    open_events.clear();
-    open_bytes = 2;
-  };
-  auto fits = [&](const PendingEvent& e) {
-    return open.seqs.empty() ||
-           (static_cast<int>(open.seqs.size()) < limits.max_events && open_bytes + e.body.size() + 1 <= limits.max_bytes);
-  };
-  auto room = [&] { return static_cast<int>(out.batches.size()) < limits.max_batches; };
-  // Places an event: in the open batch, waiting, or nowhere (no room left: the cut stops).
-  enum class Placed { kBatch, kWaits, kStop };
-  auto place = [&](const ContactEvent& ce) {
-    const bool contact = hold && ce.msisdn.has_value();
-    if (contact && (held.count(*ce.msisdn) || waiting.count(*ce.msisdn))) return Placed::kWaits;
-    if (!fits(ce.event)) {
-      if (contact && in_open.count(*ce.msisdn)) {
-        // Its contact is in the batch that is full: it waits for that batch.
-        return Placed::kWaits;
-      }
-      close();
-      if (!room()) return Placed::kStop;
-    }
-    open.seqs.push_back(ce.event.seq);
-    open_bytes += ce.event.body.size() + 1;
-    open_events.push_back(ce.event);
-    if (contact && in_open.insert(*ce.msisdn).second) open.contacts.push_back(*ce.msisdn);
-    return Placed::kBatch;
-  };
-  // A contact that has a deferred event left behind waits with it.
+  ContactCut cut(held, limits, hold, out);
+  // A contact whose ready event had to wait waits with it.
   std::unordered_set<int64_t> held_again;
   size_t i = 0;
-  for (; i < ready.size() && room(); ++i) {
+  for (; i < ready.size() && cut.room(); ++i) {
     const ContactEvent& ce = ready[i];
-    Placed p = place(ce);
+    Placed p = cut.place(ce);
     if (p == Placed::kStop) break;
     if (p == Placed::kBatch) {
       out.taken.push_back(ce.event.seq);
     } else if (ce.msisdn) {
-      waiting.insert(*ce.msisdn);
+      cut.wait(*ce.msisdn);
       held_again.insert(*ce.msisdn);
     }
   }
   out.ready_left = i < ready.size() || !ready_complete;
   if (!out.ready_left) {
-    if (hold) waiting.insert(queued.begin(), queued.end());
+    if (hold) {
+      for (int64_t c : queued) cut.wait(c);
+    }
     size_t j = 0;
-    for (; j < fresh.size() && room(); ++j) {
+    for (; j < fresh.size() && cut.room(); ++j) {
       const ContactEvent& ce = fresh[j];
-      Placed p = place(ce);
+      Placed p = cut.place(ce);
       if (p == Placed::kStop) break;
       if (p == Placed::kWaits) {
         out.defer.push_back(ce);
-        if (ce.msisdn) waiting.insert(*ce.msisdn);
+        if (ce.msisdn) cut.wait(*ce.msisdn);
       }
       out.position = ce.event.seq;
     }
     // Every pending event is in a batch or waits: the position moves to head.
     if (fresh_complete && j == fresh.size()) out.position = head;
   }
-  close();  // the open batch always has room: room() was checked when it was opened
+  cut.close();
   // (A contact placed in a batch whose later ready events were not read
   // this cut is not listed: the next cut finds it held and lists it then.
   // Listing every contact of every batch updated all their deferred rows.)

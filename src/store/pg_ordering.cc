@@ -1,5 +1,6 @@
 #include "store/pg_ordering.h"
 
+#include <initializer_list>
 #include <unordered_set>
 
 #include "common/ids.h"
@@ -19,56 +20,30 @@ void read_events(const PgResult& r, bool deferred, std::vector<ContactEvent>& ou
   }
 }
 
-}  // namespace
+// Of the contacts of these events: those an unfinished batch holds (kind
+// 0), and those with deferred events that are not ready (kind 1, queued).
+Status waiting_among(Conn& c, const std::string& webhook_id, std::initializer_list<const std::vector<ContactEvent>*> lists,
+                     std::unordered_set<int64_t>& held, std::unordered_set<int64_t>& queued) {
+  std::vector<int64_t> contacts;
+  for (const auto* list : lists) {
+    for (const auto& e : *list) {
+      if (e.msisdn) contacts.push_back(*e.msisdn);
+    }
+  }
+  if (contacts.empty()) return ok_status();
+  GH_PG_ASSIGN(r, c.exec("SELECT msisdn, 0 FROM held_contacts WHERE webhook_id = $1::text AND msisdn = "
+                         "ANY($2::bigint[]) UNION SELECT msisdn, 1 FROM deferred_events WHERE webhook_id = "
+                         "$1::text AND msisdn = ANY($2::bigint[]) AND NOT ready",
+                         Params().add(webhook_id).add(int_array(contacts))));
+  for (int i = 0; i < r->rows(); ++i) (r->i64(i, 1) == 0 ? held : queued).insert(r->i64(i, 0));
+  return ok_status();
+}
 
-Result<std::vector<ClaimedBatch>> cut_by_contact(Conn& c, const ClaimRequest& req, const Webhook& w,
-                                                 int64_t& position, int64_t head, int count, bool deferred_ready) {
+// Inserts the packed batches, leased, with their listed events and the
+// contacts they hold.
+Result<std::vector<ClaimedBatch>> write_batches(Conn& c, const ClaimRequest& req, const Webhook& w,
+                                                ContactPacking& packed) {
   std::vector<ClaimedBatch> out;
-  const BatchLimits limits = batch_limits(w, req.max_batch_bytes, count);
-  const int64_t limit = events_to_read(limits);
-  std::vector<ContactEvent> ready, fresh;
-  if (deferred_ready) {
-    // LATERAL: each deferred row looks its event up by key (a plain join
-    // let the planner, without statistics yet, read every event of the
-    // account for each cut).
-    GH_PG_ASSIGN(r, c.exec("SELECT d.seq, e.occurred_at, e.created_at, e.body, d.msisdn FROM (SELECT seq, msisdn FROM "
-                           "deferred_events WHERE webhook_id = $1::text AND ready ORDER BY seq LIMIT $3::bigint) d "
-                           "CROSS JOIN LATERAL (SELECT occurred_at, created_at, body FROM events WHERE account_id = "
-                           "$2::text AND seq = d.seq) e ORDER BY d.seq",
-                           Params().add(w.id).add(w.account_id).add(limit)));
-    read_events(*r, true, ready);
-  }
-  const bool ready_complete = static_cast<int64_t>(ready.size()) < limit;
-  if (ready_complete && position < head) {
-    GH_PG_ASSIGN(r, c.exec("SELECT seq, occurred_at, created_at, body, msisdn FROM events WHERE account_id = "
-                           "$1::text AND seq > $2::bigint AND seq <= $3::bigint AND (type & $4::smallint) <> 0 "
-                           "ORDER BY seq LIMIT $5::bigint",
-                           Params().add(w.account_id).add(position).add(head).add(static_cast<int>(w.event_types))
-                               .add(limit)));
-    read_events(*r, false, fresh);
-  }
-  const bool hold = w.ordering == Ordering::kContact;
-  std::unordered_set<int64_t> held, queued;
-  if (hold) {
-    std::vector<int64_t> contacts;
-    for (const auto* list : {&ready, &fresh}) {
-      for (const auto& e : *list) {
-        if (e.msisdn) contacts.push_back(*e.msisdn);
-      }
-    }
-    if (!contacts.empty()) {
-      // Held by an unfinished batch (kind 0), or with deferred events that
-      // are not ready (kind 1).
-      GH_PG_ASSIGN(r, c.exec("SELECT msisdn, 0 FROM held_contacts WHERE webhook_id = $1::text AND msisdn = "
-                             "ANY($2::bigint[]) UNION SELECT msisdn, 1 FROM deferred_events WHERE webhook_id = "
-                             "$1::text AND msisdn = ANY($2::bigint[]) AND NOT ready",
-                             Params().add(w.id).add(int_array(contacts))));
-      for (int i = 0; i < r->rows(); ++i) (r->i64(i, 1) == 0 ? held : queued).insert(r->i64(i, 0));
-    }
-  }
-  ContactPacking packed = pack_by_contact(ready, ready_complete, fresh, static_cast<int64_t>(fresh.size()) < limit,
-                                          position, head, held, queued, limits, hold);
-  position = packed.position;
   std::vector<std::string> ids, member_batch, held_batch;
   std::vector<int64_t> firsts, lasts, counts, member_seq, held_contact;
   for (auto& b : packed.batches) {
@@ -119,6 +94,43 @@ Result<std::vector<ClaimedBatch>> cut_by_contact(Conn& c, const ClaimRequest& re
                              Params().add(text_array(held_batch)).add(int_array(held_contact)).add(w.id)));
     }
   }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<ClaimedBatch>> cut_by_contact(Conn& c, const ClaimRequest& req, const Webhook& w,
+                                                 int64_t& position, int64_t head, int count, bool deferred_ready) {
+  const BatchLimits limits = batch_limits(w, req.max_batch_bytes, count);
+  const int64_t limit = events_to_read(limits);
+  std::vector<ContactEvent> ready, fresh;
+  if (deferred_ready) {
+    // LATERAL: each deferred row looks its event up by key (a plain join
+    // let the planner, without statistics yet, read every event of the
+    // account for each cut).
+    GH_PG_ASSIGN(r, c.exec("SELECT d.seq, e.occurred_at, e.created_at, e.body, d.msisdn FROM (SELECT seq, msisdn FROM "
+                           "deferred_events WHERE webhook_id = $1::text AND ready ORDER BY seq LIMIT $3::bigint) d "
+                           "CROSS JOIN LATERAL (SELECT occurred_at, created_at, body FROM events WHERE account_id = "
+                           "$2::text AND seq = d.seq) e ORDER BY d.seq",
+                           Params().add(w.id).add(w.account_id).add(limit)));
+    read_events(*r, true, ready);
+  }
+  const bool ready_complete = static_cast<int64_t>(ready.size()) < limit;
+  if (ready_complete && position < head) {
+    GH_PG_ASSIGN(r, c.exec("SELECT seq, occurred_at, created_at, body, msisdn FROM events WHERE account_id = "
+                           "$1::text AND seq > $2::bigint AND seq <= $3::bigint AND (type & $4::smallint) <> 0 "
+                           "ORDER BY seq LIMIT $5::bigint",
+                           Params().add(w.account_id).add(position).add(head).add(static_cast<int>(w.event_types))
+                               .add(limit)));
+    read_events(*r, false, fresh);
+  }
+  const bool hold = w.ordering == Ordering::kContact;
+  std::unordered_set<int64_t> held, queued;
+  if (hold) GH_PG_RETURN_IF_ERROR(waiting_among(c, w.id, {&ready, &fresh}, held, queued));
+  ContactPacking packed = pack_by_contact(ready, ready_complete, fresh, static_cast<int64_t>(fresh.size()) < limit,
+                                          position, head, held, queued, limits, hold);
+  position = packed.position;
+  GH_PG_ASSIGN(out, write_batches(c, req, w, packed));
   if (!packed.taken.empty()) {
     GH_PG_ASSIGN(d, c.exec("DELETE FROM deferred_events WHERE webhook_id = $1::text AND seq = ANY($2::bigint[])",
                            Params().add(w.id).add(int_array(packed.taken))));
@@ -140,7 +152,7 @@ Result<std::vector<ClaimedBatch>> cut_by_contact(Conn& c, const ClaimRequest& re
   }
   GH_PG_ASSIGN(u, c.exec("UPDATE webhooks SET cursor = $2::bigint, deferred_ready = $3::boolean WHERE id = $1::text",
                          Params().add(w.id).add(position).add(packed.ready_left)));
-  return out;
+  return std::move(*out);
 }
 
 Status release_contacts(Conn& c, const std::vector<std::string>& batch_ids) {
