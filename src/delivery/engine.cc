@@ -223,6 +223,7 @@ void DeliveryEngine::on_result(ClaimedBatch& claim, int64_t started_ms, Transpor
   o.webhook_id = claim.webhook.id;
   o.owner = options_.owner;
   o.attempt_number = claim.next_attempt_number;
+  o.by_contact = claim.by_contact;
   o.attempt = {started_ms, r.status_code, r.duration_ms, describe_failure(r), r.body.substr(0, 1024)};
   Decision d;
   {

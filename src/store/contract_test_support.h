@@ -213,6 +213,7 @@ class StoreScene {
     o.webhook_id = c.webhook.id;
     o.owner = owner;
     o.attempt_number = c.next_attempt_number;
+    o.by_contact = c.by_contact;
     o.attempt = {at, status, 5, status >= 200 && status < 300 ? "" : "HTTP " + std::to_string(status), "body"};
     o.new_state = state;
     o.next_attempt_at_ms = next;

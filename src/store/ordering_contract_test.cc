@@ -151,6 +151,27 @@ TEST_P(OrderingContract, WhatWaitsSurvivesARestartAndGoesWhenOrderingIsTurnedOff
   EXPECT_EQ(ids_of(claim(st(), T + 4)), (Ids{"unsub-a"}));
 }
 
+TEST_P(OrderingContract, AContactWhoseWaitingEventsWerePrunedWhileDisabledIsNotStuck) {
+  Account a = add_account(st());
+  Webhook w = ordered(a);
+  append(st(), a, {of("sub-a", 1)});
+  auto first = claim(st(), T);
+  append(st(), a, {of("unsub-a", 1, EventType::kUnsubscribed), of("sub-a-2", 1)});
+  EXPECT_TRUE(claim(st(), T + 1, "node-a", 4, 64, {{w.id, 1}}).empty());
+  record(st(), outcome(first[0], "node-a", BatchState::kFailed, 500, T + 2));
+  // Disabled, and retention takes every event (a disabled webhook holds none).
+  w.enabled = false;
+  ASSERT_TRUE(st().update_webhook(w).ok());
+  auto pruned = st().prune(T + 1'000'000, T + 1'000'000, 1000);
+  ASSERT_TRUE(pruned.ok()) << pruned.error().message;
+  w.enabled = true;
+  ASSERT_TRUE(st().update_webhook(w).ok());
+  append(st(), a, {of("sub-a-3", 1)}, T + 2'000'000);
+  std::vector<std::string> got;
+  for (int i = 0; i < 5 && got.empty(); ++i) got = ids_of(claim(st(), T + 2'000'000 + i));
+  EXPECT_EQ(got, (Ids{"sub-a-3"})) << "the contact's new event goes once the gone ones are dropped";
+}
+
 TEST_P(OrderingContract, ABatchCutByContactIsShownWithItsOwnEvents) {
   Account a = add_account(st());
   ordered(a);

@@ -78,6 +78,7 @@ Status claim_due(Conn& c, const ClaimRequest& req, Busy& busy, std::vector<Claim
     GH_PG_ASSIGN(ev, batch_events(c, cb.batch.account_id, cb.batch.id, due->boolean(i, 12), due->i64(i, 8),
                                   due->i64(i, 9), due->i64(i, 10), &cb.oldest_event_created_ms));
     cb.events_json = std::move(*ev);
+    cb.by_contact = due->boolean(i, 12);
     out.push_back(std::move(cb));
   }
   return ok_status();

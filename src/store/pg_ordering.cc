@@ -10,14 +10,34 @@
 namespace growhook::pg {
 namespace {
 
-void read_events(const PgResult& r, bool deferred, std::vector<ContactEvent>& out) {
+// Rows (seq, occurred_at, created_at, body, msisdn); a deferred row whose
+// event is gone (body null: retention pruned it while the webhook was
+// disabled) goes to *gone instead.
+void read_events(const PgResult& r, bool deferred, std::vector<ContactEvent>& out,
+                 std::vector<int64_t>* gone = nullptr) {
   for (int i = 0; i < r.rows(); ++i) {
+    if (gone && r.is_null(i, 3)) {
+      gone->push_back(r.i64(i, 0));
+      continue;
+    }
     ContactEvent e;
     e.event = {r.i64(i, 0), r.i64(i, 1), r.i64(i, 2), r.str(i, 3)};
     if (!r.is_null(i, 4)) e.msisdn = r.i64(i, 4);
     e.deferred = deferred;
     out.push_back(std::move(e));
   }
+}
+
+// Drops the deferred rows whose event is gone, and readies the next deferred
+// event of each of their contacts (otherwise those would wait forever).
+Status drop_gone(Conn& c, const std::string& webhook_id, const std::vector<int64_t>& gone) {
+  GH_PG_ASSIGN(r, c.exec("WITH g AS (DELETE FROM deferred_events WHERE webhook_id = $1::text AND seq = "
+                         "ANY($2::bigint[]) RETURNING msisdn) UPDATE deferred_events d SET ready = true WHERE "
+                         "d.webhook_id = $1::text AND d.seq IN (SELECT (SELECT min(x.seq) FROM deferred_events x "
+                         "WHERE x.webhook_id = $1::text AND x.msisdn = g.msisdn AND x.seq <> ALL($2::bigint[])) "
+                         "FROM g)",
+                         Params().add(webhook_id).add(int_array(gone))));
+  return ok_status();
 }
 
 // Of the contacts of these events: those an unfinished batch holds (kind
@@ -70,6 +90,7 @@ Result<std::vector<ClaimedBatch>> write_batches(Conn& c, const ClaimRequest& req
       held_contact.push_back(contact);
     }
     cb.next_attempt_number = 1;
+    cb.by_contact = true;
     cb.oldest_event_created_ms = b.cut.oldest_created_at_ms;
     cb.events_json = std::move(b.cut.events_json);
     out.push_back(std::move(cb));
@@ -104,18 +125,20 @@ Result<std::vector<ClaimedBatch>> cut_by_contact(Conn& c, const ClaimRequest& re
   const BatchLimits limits = batch_limits(w, req.max_batch_bytes, count);
   const int64_t limit = events_to_read(limits);
   std::vector<ContactEvent> ready, fresh;
+  std::vector<int64_t> gone;
   if (deferred_ready) {
     // LATERAL: each deferred row looks its event up by key (a plain join
     // let the planner, without statistics yet, read every event of the
     // account for each cut).
     GH_PG_ASSIGN(r, c.exec("SELECT d.seq, e.occurred_at, e.created_at, e.body, d.msisdn FROM (SELECT seq, msisdn FROM "
                            "deferred_events WHERE webhook_id = $1::text AND ready ORDER BY seq LIMIT $3::bigint) d "
-                           "CROSS JOIN LATERAL (SELECT occurred_at, created_at, body FROM events WHERE account_id = "
-                           "$2::text AND seq = d.seq) e ORDER BY d.seq",
+                           "LEFT JOIN LATERAL (SELECT occurred_at, created_at, body FROM events WHERE account_id = "
+                           "$2::text AND seq = d.seq) e ON true ORDER BY d.seq",
                            Params().add(w.id).add(w.account_id).add(limit)));
-    read_events(*r, true, ready);
+    read_events(*r, true, ready, &gone);
+    if (!gone.empty()) GH_PG_RETURN_IF_ERROR(drop_gone(c, w.id, gone));
   }
-  const bool ready_complete = static_cast<int64_t>(ready.size()) < limit;
+  const bool ready_complete = static_cast<int64_t>(ready.size() + gone.size()) < limit && gone.empty();
   if (ready_complete && position < head) {
     GH_PG_ASSIGN(r, c.exec("SELECT seq, occurred_at, created_at, body, msisdn FROM events WHERE account_id = "
                            "$1::text AND seq > $2::bigint AND seq <= $3::bigint AND (type & $4::smallint) <> 0 "

@@ -13,9 +13,17 @@ namespace {
 // range of the webhook, every deferred row of it, over these indexes; the
 // drain of 20,000 events over 300 contacts spent its time there.)
 
-Status read_events(Db& db, Stmt& s, bool deferred, std::vector<ContactEvent>& out) {
+// Rows (seq, occurred_at, created_at, body, msisdn); a deferred row whose
+// event is gone (body null: retention pruned it while the webhook was
+// disabled) goes to *gone instead.
+Status read_events(Db& db, Stmt& s, bool deferred, std::vector<ContactEvent>& out,
+                   std::vector<int64_t>* gone = nullptr) {
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
+    if (gone && s.is_null(3)) {
+      gone->push_back(s.i64(0));
+      continue;
+    }
     ContactEvent e;
     e.event = {s.i64(0), s.i64(1), s.i64(2), s.str(3)};
     if (!s.is_null(4)) e.msisdn = s.i64(4);
@@ -76,6 +84,31 @@ Status write_batch(Db& db, const std::string& webhook_id, const std::string& bat
   return done(db, h->step(), "held contacts");
 }
 
+// Drops the deferred rows whose event is gone, and readies the next deferred
+// event of each of their contacts (otherwise those would wait forever).
+Status drop_gone(Db& db, const std::string& webhook_id, const std::vector<int64_t>& gone) {
+  const std::string seqs = json_ints(gone);
+  std::vector<int64_t> contacts;
+  {
+    GH_STMT(q, db, "SELECT DISTINCT msisdn FROM deferred_events WHERE webhook_id = $1 AND seq IN (SELECT value "
+                   "FROM json_each($2))");
+    q->bind(1, webhook_id).bind(2, seqs);
+    int rc;
+    while ((rc = q->step()) == SQLITE_ROW) contacts.push_back(q->i64(0));
+    GH_RETURN_IF_ERROR(done(db, rc, "gone deferred events"));
+  }
+  {
+    GH_STMT(d, db, "DELETE FROM deferred_events WHERE webhook_id = $1 AND seq IN (SELECT value FROM json_each($2))");
+    d->bind(1, webhook_id).bind(2, seqs);
+    GH_RETURN_IF_ERROR(done(db, d->step(), "drop gone deferred events"));
+  }
+  GH_STMT(r, db,
+          "UPDATE deferred_events SET ready = 1 WHERE webhook_id = $1 AND seq IN (SELECT (SELECT min(d.seq) FROM "
+          "deferred_events d WHERE d.webhook_id = $1 AND d.msisdn = c.value) FROM json_each($2) c)");
+  r->bind(1, webhook_id).bind(2, json_ints(contacts));
+  return done(db, r->step(), "ready after gone");
+}
+
 }  // namespace
 
 Status cut_by_contact(Db& db, const ClaimRequest& req, const Webhook& w, int64_t position, int64_t head, int room,
@@ -83,15 +116,17 @@ Status cut_by_contact(Db& db, const ClaimRequest& req, const Webhook& w, int64_t
   const BatchLimits limits = batch_limits(w, req.max_batch_bytes, room);
   const int64_t limit = events_to_read(limits);
   std::vector<ContactEvent> ready, fresh;
+  std::vector<int64_t> gone;
   if (deferred_ready) {
     GH_STMT(s, db,
             "SELECT d.seq, e.occurred_at, e.created_at, e.body, d.msisdn FROM deferred_events d INDEXED BY "
-            "deferred_events_ready JOIN events e ON e.seq = d.seq WHERE d.webhook_id = $1 AND d.ready = 1 "
+            "deferred_events_ready LEFT JOIN events e ON e.seq = d.seq WHERE d.webhook_id = $1 AND d.ready = 1 "
             "ORDER BY d.seq LIMIT $2");
     s->bind(1, w.id).bind(2, limit);
-    GH_RETURN_IF_ERROR(read_events(db, *s, true, ready));
+    GH_RETURN_IF_ERROR(read_events(db, *s, true, ready, &gone));
+    if (!gone.empty()) GH_RETURN_IF_ERROR(drop_gone(db, w.id, gone));
   }
-  const bool ready_complete = static_cast<int64_t>(ready.size()) < limit;
+  const bool ready_complete = static_cast<int64_t>(ready.size() + gone.size()) < limit && gone.empty();
   if (ready_complete && position < head) {
     GH_STMT(s, db,
             "SELECT seq, occurred_at, created_at, body, msisdn FROM events WHERE account_id = $1 AND seq > $2 AND "

@@ -36,6 +36,10 @@ struct ClaimedBatch {
   // when the store knows it; 0 otherwise. Passed back in AttemptOutcome so
   // recording need not look it up.
   int next_attempt_number = 0;
+  // Cut under ordering "contact": it lists its events and holds their
+  // contacts until it ends (domain/batching.h). Passed back in
+  // AttemptOutcome.
+  bool by_contact = false;
 };
 
 struct ClaimRequest {
@@ -63,6 +67,7 @@ struct AttemptOutcome {
   std::string owner;                      // must still hold the lease
   Attempt attempt;
   int attempt_number = 0;                 // ClaimedBatch::next_attempt_number; 0: the store counts
+  bool by_contact = false;                // ClaimedBatch::by_contact: its end releases contacts (SQLite)
   BatchState new_state = BatchState::kPending;
   std::optional<int64_t> next_attempt_at_ms;  // when new_state is pending
   std::string disabled_reason;             // non-empty: disable the webhook (410)
