@@ -6,6 +6,6 @@
 
 namespace growhook {
 
-inline constexpr int kSchemaVersion = 10;
+inline constexpr int kSchemaVersion = 11;
 
 }  // namespace growhook

@@ -104,7 +104,10 @@ TEST_P(SecretsContract, ValuesInClearOfAnOlderStoreAreSealedWhenItOpens) {
       "auth = '{\"type\":\"bearer\",\"token\":\"tok_old_clear\"}' WHERE id = '" + w.id + "'; "
       "UPDATE webhooks SET secret = 'whsec_Tm9uZQ==', previous_secret = '', auth = '{}' WHERE id = '" + none.id + "'; "
       "UPDATE meta SET value = '6' WHERE key = 'schema_version'; "
-      // nor the columns of the migrations after 7 (8: health)
+      // nor the columns of the migrations after 7 (11: work, its indexes first)
+      "DROP INDEX webhooks_with_work; DROP INDEX webhooks_failing; DROP INDEX batches_due_at; "
+      "DROP INDEX accounts_to_prune; ALTER TABLE webhooks DROP COLUMN work_seq; ALTER TABLE accounts DROP COLUMN prune_at; "
+      // (8: health)
       "ALTER TABLE webhooks DROP COLUMN failing_since; ALTER TABLE webhooks DROP COLUMN failure_streak; "
       "ALTER TABLE webhooks DROP COLUMN probe_count; ALTER TABLE webhooks DROP COLUMN next_probe_at; "
       "ALTER TABLE webhooks DROP COLUMN last_error; "

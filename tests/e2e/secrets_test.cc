@@ -153,7 +153,11 @@ TEST(SecretsAtRest, AStoreWrittenInClearIsSealedAtItsFirstStartAndSignsAsBefore)
   const std::string sql = "UPDATE webhooks SET secret = '" + hook.secret +
                           "', auth = '{\"type\":\"bearer\",\"token\":\"tok_e2e_secret_at_rest\"}'; "
                           "UPDATE meta SET value = '6' WHERE key = 'schema_version'; "
-                          // nor what the migrations after 7 add (8: health, 10: notifications; 9 makes its index IF NOT EXISTS)
+                          // nor what the migrations after 7 add (11: work, its indexes first; 8: health,
+                          // 10: notifications; 9 makes its index IF NOT EXISTS)
+                          "DROP INDEX webhooks_with_work; DROP INDEX webhooks_failing; DROP INDEX batches_due_at; "
+                          "DROP INDEX accounts_to_prune; ALTER TABLE webhooks DROP COLUMN work_seq; "
+                          "ALTER TABLE accounts DROP COLUMN prune_at; "
                           "ALTER TABLE webhooks DROP COLUMN failing_since; ALTER TABLE webhooks DROP COLUMN "
                           "failure_streak; ALTER TABLE webhooks DROP COLUMN probe_count; ALTER TABLE webhooks DROP "
                           "COLUMN next_probe_at; ALTER TABLE webhooks DROP COLUMN last_error; ALTER TABLE accounts "
