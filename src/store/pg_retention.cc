@@ -55,8 +55,8 @@ Result<StoreCounts> counts(Conn& c) {
                          "(SELECT count(*) FROM batches WHERE state = 'pending' AND cycle_attempts > 0), "
                          "(SELECT count(*) FROM batches WHERE state = 'failed'), "
                          "(SELECT coalesce(sum((SELECT count(*) FROM events e WHERE e.account_id = w.account_id "
-                         "AND e.seq > w.cursor AND (e.type & w.event_types) <> 0)), 0) FROM webhooks w JOIN "
-                         "accounts a ON a.id = w.account_id WHERE w.enabled AND w.cursor < a.head_seq), "
+                         "AND e.seq > w.cursor AND (e.type & w.event_types) <> 0)), 0) FROM webhooks w "
+                         "WHERE w.enabled AND w.cursor < w.work_seq), "
                          "(SELECT count(*) FROM webhooks WHERE enabled AND failing_since IS NOT NULL), "
                          "(SELECT count(*) FROM webhooks WHERE NOT enabled)"));
   StoreCounts out;

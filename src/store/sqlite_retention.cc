@@ -107,8 +107,8 @@ Result<StoreCounts> counts(Db& db) {
   }
   GH_STMT(s, db,
           "SELECT coalesce(sum((SELECT count(*) FROM events e WHERE e.account_id = w.account_id AND e.seq > "
-          "w.cursor AND (e.type & w.event_types) != 0)), 0) FROM webhooks w JOIN accounts a ON a.id = "
-          "w.account_id WHERE w.enabled = 1 AND w.cursor < a.head_seq");
+          "w.cursor AND (e.type & w.event_types) != 0)), 0) FROM webhooks w INDEXED BY webhooks_with_work "
+          "WHERE w.enabled = 1 AND w.cursor < w.work_seq");
   if (s->step() == SQLITE_ROW) c.pending_events = s->i64(0);
   GH_STMT(h, db,
           "SELECT coalesce(sum(enabled = 1 AND failing_since IS NOT NULL), 0), coalesce(sum(enabled = 0), 0) "
