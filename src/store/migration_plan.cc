@@ -19,13 +19,13 @@ FROM accounts a;
 
 const std::vector<TablePlan>& migration_plan() {
   static const std::vector<TablePlan> plan = {
-      {"accounts", {{"id"}, {"name"}, {"created_at"}, {"head_seq"}, {"notification_email"}}, {}, "", ""},
+      {"accounts", {{"id"}, {"name"}, {"created_at"}, {"head_seq"}, {"notification_email"}, {"prune_at"}}, {}, "", ""},
       {"api_keys", {{"key_hash"}, {"account_id"}, {"created_at"}}, {}, "", ""},
       {"webhooks",
        {{"id"}, {"account_id"}, {"name"}, {"url"}, {"enabled"}, {"event_types"}, {"batch_max_events"}, {"auth"},
         {"secret"}, {"previous_secret"}, {"previous_secret_expires_at"}, {"disabled_reason"}, {"created_at"},
         {"updated_at"}, {"cursor"}, {"batch_max_bytes"}, {"failing_since"}, {"failure_streak"}, {"probe_count"},
-        {"next_probe_at"}, {"last_error"}, {"ordering"}, {"deferred_ready"}},
+        {"next_probe_at"}, {"last_error"}, {"ordering"}, {"deferred_ready"}, {"work_seq"}},
        {},
        "",
        ""},

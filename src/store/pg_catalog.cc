@@ -72,6 +72,9 @@ Status update_webhook(Conn& c, const Webhook& w) {
                          "failing_since = CASE WHEN NOT enabled AND $5::boolean THEN NULL ELSE failing_since END, "
                          "failure_streak = CASE WHEN NOT enabled AND $5::boolean THEN 0 ELSE failure_streak END, "
                          "probe_count = CASE WHEN NOT enabled AND $5::boolean THEN 0 ELSE probe_count END, "
+                         // Other types: as in SQLite's (sqlite_catalog.cc).
+                         "cursor = CASE WHEN event_types <> $6::smallint AND cursor >= work_seq THEN (SELECT "
+                         "head_seq FROM accounts WHERE id = $2::text) ELSE cursor END, "
                          "enabled = $5, event_types = $6, batch_max_events = $7, auth = $8, secret = $9, "
                          "previous_secret = $10, previous_secret_expires_at = $11, disabled_reason = $12, "
                          "updated_at = $13, batch_max_bytes = $14, ordering = $15 WHERE id = $1::text AND "

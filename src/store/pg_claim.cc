@@ -157,12 +157,13 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
   // commits, so locking every webhook with work would leave them none.
   GH_PG_ASSIGN(cand, c.exec("SELECT " GH_PG_WEBHOOK_COLUMNS ", w.cursor, a.head_seq, w.deferred_ready FROM "
                             "webhooks w JOIN accounts a ON a.id = w.account_id WHERE w.enabled AND (w.cursor < "
-                            "a.head_seq OR w.deferred_ready) "
+                            "w.work_seq OR w.deferred_ready) "
                             "AND w.id <> ALL($1::text[]) AND (w.failing_since IS NULL OR (w.next_probe_at <= "
                             "$3::bigint AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.webhook_id = w.id AND "
                             "b.state = 'pending'))) LIMIT $2::integer FOR NO KEY UPDATE OF w SKIP LOCKED",
                             Params().add(text_array(full)).add(req.max_batches - static_cast<int>(out.size()))
                                 .add(req.now_ms)));
+  if (req.counts) req.counts->webhooks_read += cand->rows();
   for (int i = 0; i < cand->rows() && static_cast<int>(out.size()) < req.max_batches; ++i) {
     auto opened = webhook_from_row(c.secrets(), *cand, i);
     if (!opened.ok()) return opened.error();
@@ -385,11 +386,14 @@ Status release_leases(Conn& c, const std::string& owner) {
 }
 
 Result<std::optional<int64_t>> next_due_ms(Conn& c) {
-  GH_PG_ASSIGN(r, c.exec("SELECT min(t) FROM (SELECT greatest(b.next_attempt_at, b.lease_until, CASE WHEN "
-                         "w.failing_since IS NULL THEN 0 ELSE w.next_probe_at END) AS t FROM batches b JOIN webhooks "
-                         "w ON w.id = b.webhook_id WHERE b.state = 'pending' AND w.enabled UNION ALL SELECT "
-                         "w.next_probe_at FROM webhooks w JOIN accounts a ON a.id = w.account_id WHERE w.enabled "
-                         "AND w.failing_since IS NOT NULL AND w.cursor < a.head_seq) AS due"));
+  // As SQLite's (sqlite_claim.cc): from batches_due_at and webhooks_failing.
+  GH_PG_ASSIGN(r, c.exec("SELECT min(t) FROM ((SELECT greatest(b.next_attempt_at, b.lease_until) AS t FROM batches "
+                         "b JOIN webhooks w ON w.id = b.webhook_id WHERE b.state = 'pending' AND w.enabled AND "
+                         "w.failing_since IS NULL ORDER BY greatest(b.next_attempt_at, b.lease_until) LIMIT 1) "
+                         "UNION ALL SELECT CASE WHEN w.cursor < w.work_seq THEN w.next_probe_at ELSE (SELECT "
+                         "min(greatest(b.next_attempt_at, b.lease_until, w.next_probe_at)) FROM batches b WHERE "
+                         "b.webhook_id = w.id AND b.state = 'pending') END FROM webhooks w WHERE w.enabled AND "
+                         "w.failing_since IS NOT NULL) AS due"));
   return r->opt_i64(0, 0);
 }
 

@@ -146,6 +146,18 @@ CREATE INDEX deferred_events_ready ON deferred_events(webhook_id, seq) WHERE rea
 DROP INDEX batches_by_webhook_first_seq;
 CREATE INDEX batches_by_webhook_range ON batches(webhook_id, first_seq) WHERE NOT members;
 )sql",
+    // 12: cost follows the work, as in SQLite's schema 12.
+    R"sql(
+ALTER TABLE webhooks ADD COLUMN work_seq BIGINT NOT NULL DEFAULT 0;
+UPDATE webhooks SET work_seq = a.head_seq FROM accounts a WHERE a.id = webhooks.account_id;
+CREATE INDEX webhooks_with_work ON webhooks(id) WHERE enabled AND (cursor < work_seq OR deferred_ready);
+CREATE INDEX webhooks_failing ON webhooks(id) WHERE enabled AND failing_since IS NOT NULL;
+CREATE INDEX batches_due_at ON batches((greatest(next_attempt_at, lease_until))) WHERE state = 'pending';
+ALTER TABLE accounts ADD COLUMN prune_at BIGINT;
+UPDATE accounts SET prune_at = (SELECT e.created_at FROM events e WHERE e.account_id = accounts.id ORDER BY e.seq
+                                LIMIT 1);
+CREATE INDEX accounts_to_prune ON accounts(prune_at) WHERE prune_at IS NOT NULL;
+)sql",
 };
 
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,

@@ -483,9 +483,17 @@ class PostgresStore final : public Store, public WorkNotifier {
                            "email) SELECT t.account_id, a.head_seq + row_number() OVER (PARTITION BY t.account_id "
                            "ORDER BY t.ord), t.id, t.type, t.occurred_at, t.created_at, t.body, t.msisdn, "
                            "NULLIF(t.email, '') FROM t JOIN accounts a ON "
-                           "a.id = t.account_id ON CONFLICT (account_id, id) DO NOTHING RETURNING account_id, seq, id), "
-                           "upd AS (UPDATE accounts a SET head_seq = m.top FROM (SELECT account_id, max(seq) AS top "
-                           "FROM ins GROUP BY account_id) m WHERE a.id = m.account_id) "
+                           "a.id = t.account_id ON CONFLICT (account_id, id) DO NOTHING RETURNING account_id, seq, id, "
+                           "type, created_at), "
+                           "m AS (SELECT account_id, max(seq) AS top, bit_or(type) AS types, min(created_at) AS at "
+                           "FROM ins GROUP BY account_id), "
+                           "upd AS (UPDATE accounts a SET head_seq = m.top, prune_at = coalesce(a.prune_at, m.at) "
+                           "FROM m WHERE a.id = m.account_id), "
+                           // The webhooks of these types have work up to the new head, their rows locked in id
+                           // order (as record_health locks them).
+                           "lk AS (SELECT w.id, m.top FROM webhooks w JOIN m ON m.account_id = w.account_id WHERE "
+                           "(w.event_types & m.types) <> 0 ORDER BY w.id FOR NO KEY UPDATE OF w), "
+                           "wk AS (UPDATE webhooks w SET work_seq = lk.top FROM lk WHERE w.id = lk.id) "
                            "SELECT account_id, id FROM ins",
                            Params()
                                .add(pg::text_array(accounts))
@@ -554,8 +562,15 @@ class PostgresStore final : public Store, public WorkNotifier {
                            "FROM unnest($3::text[], $4::smallint[], $5::bigint[], $6::text[], $7::bigint[], "
                            "$8::text[]) WITH ORDINALITY AS t(id, type, occurred_at, body, msisdn, email, ord) "
                            "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.account_id = $1::text AND e.id = t.id) "
-                           "ON CONFLICT (account_id, id) DO NOTHING RETURNING seq) "
-                           "UPDATE accounts SET head_seq = coalesce((SELECT max(seq) FROM ins), head_seq) "
+                           "ON CONFLICT (account_id, id) DO NOTHING RETURNING seq, type), "
+                           // The webhooks of these types have work up to the new head, their rows locked in id
+                           // order (as record_health locks them).
+                           "lk AS (SELECT id FROM webhooks WHERE account_id = $1::text AND (event_types & (SELECT "
+                           "bit_or(type) FROM ins)) <> 0 ORDER BY id FOR NO KEY UPDATE), "
+                           "wk AS (UPDATE webhooks SET work_seq = (SELECT max(seq) FROM ins) WHERE id IN (SELECT id "
+                           "FROM lk)) "
+                           "UPDATE accounts SET head_seq = coalesce((SELECT max(seq) FROM ins), head_seq), prune_at = "
+                           "CASE WHEN EXISTS (SELECT 1 FROM ins) THEN coalesce(prune_at, $2::bigint) ELSE prune_at END "
                            "WHERE id = $1::text RETURNING (SELECT count(*) FROM ins)",
                            Params()
                                .add(req.account_id)

@@ -7,8 +7,11 @@ namespace growhook::testing {
 
 // What the migrations after 7 add (8: health, 10: notifications, 11:
 // per-contact ordering, which also swapped schema 5's index of batches by
-// range; 9 makes its index IF NOT EXISTS), for a store put back at schema 6.
+// range, 12: the work set, its indexes first as they name the columns; 9
+// makes its index IF NOT EXISTS), for a store put back at schema 6.
 inline constexpr const char* kUndoMigrationsAfter7 =
+    "DROP INDEX webhooks_with_work; DROP INDEX webhooks_failing; DROP INDEX batches_due_at; "
+    "DROP INDEX accounts_to_prune; ALTER TABLE webhooks DROP COLUMN work_seq; ALTER TABLE accounts DROP COLUMN prune_at; "
     "ALTER TABLE webhooks DROP COLUMN failing_since; ALTER TABLE webhooks DROP COLUMN failure_streak; "
     "ALTER TABLE webhooks DROP COLUMN probe_count; ALTER TABLE webhooks DROP COLUMN next_probe_at; "
     "ALTER TABLE webhooks DROP COLUMN last_error; "

@@ -59,6 +59,12 @@ Status update_webhook(Db& db, const Webhook& w) {
           "failing_since = CASE WHEN enabled = 0 AND $5 = 1 THEN NULL ELSE failing_since END, "
           "failure_streak = CASE WHEN enabled = 0 AND $5 = 1 THEN 0 ELSE failure_streak END, "
           "probe_count = CASE WHEN enabled = 0 AND $5 = 1 THEN 0 ELSE probe_count END, "
+          // Other types, and nothing of the old ones to cut: its position
+          // moves to the head, so that it gets the new types' later events
+          // only, as a new webhook does (the position stays put while no
+          // event of its types arrives: work_queue.h).
+          "cursor = CASE WHEN event_types <> $6 AND cursor >= work_seq THEN (SELECT head_seq FROM accounts WHERE "
+          "id = $2) ELSE cursor END, "
           "enabled = $5, event_types = $6, batch_max_events = $7, auth = $8, secret = $9, "
           "previous_secret = $10, previous_secret_expires_at = $11, disabled_reason = $12, updated_at = $14, "
           "batch_max_bytes = $15, ordering = $16 WHERE id = $1 AND account_id = $2");

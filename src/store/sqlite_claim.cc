@@ -151,13 +151,16 @@ Status cut_new_batches(Db& db, const ClaimRequest& req, Busy& busy,
   std::vector<Candidate> candidates;
   {
     GH_STMT(s, db,
-            "SELECT " GH_WEBHOOK_COLUMNS ", w.cursor, a.head_seq, w.deferred_ready FROM webhooks w JOIN accounts a "
-            "ON a.id = w.account_id WHERE w.enabled = 1 AND (w.cursor < a.head_seq OR w.deferred_ready = 1) AND "
-            "(w.failing_since IS NULL "
-            "OR (w.next_probe_at <= $1 AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.webhook_id = w.id "
-            "AND b.state = 'pending')))");
+            // The webhooks with work alone, from their index (schema 12): new
+            // events (the position below work_seq) or deferred events ready
+            // (ordering "contact", schema 11).
+            "SELECT " GH_WEBHOOK_COLUMNS ", w.cursor, a.head_seq, w.deferred_ready FROM webhooks w INDEXED BY "
+            "webhooks_with_work JOIN accounts a ON a.id = w.account_id WHERE w.enabled = 1 AND (w.cursor < "
+            "w.work_seq OR w.deferred_ready = 1) AND (w.failing_since IS NULL OR (w.next_probe_at <= $1 AND NOT "
+            "EXISTS (SELECT 1 FROM batches b WHERE b.webhook_id = w.id AND b.state = 'pending')))");
     s->bind(1, req.now_ms);
     while (s->step() == SQLITE_ROW) {
+      if (req.counts) ++req.counts->webhooks_read;
       auto w = webhook_from_row(db.secrets(), *s);
       if (!w.ok()) return w.error();
       candidates.push_back({std::move(*w), s->i64(kWebhookColumnCount), s->i64(kWebhookColumnCount + 1),
@@ -268,13 +271,20 @@ Status release_leases(Db& db, const std::string& owner) {
   return done(db, s->step(), "release_leases");
 }
 
+// From two indexes, reading neither every pending batch nor every webhook:
+// the first pending batch, in due order (batches_due_at), of an enabled
+// webhook that is not failing; and each failing webhook (webhooks_failing):
+// its next probe when it has events to cut, else the later of its probe
+// and its first pending batch.
 Result<std::optional<int64_t>> next_due_ms(Db& db) {
   GH_STMT(s, db,
-          "SELECT min(t) FROM (SELECT max(b.next_attempt_at, b.lease_until, CASE WHEN w.failing_since IS NULL "
-          "THEN 0 ELSE w.next_probe_at END) AS t FROM batches b JOIN webhooks w ON w.id = b.webhook_id "
-          "WHERE b.state = 'pending' AND w.enabled = 1 UNION ALL SELECT w.next_probe_at FROM webhooks w "
-          "JOIN accounts a ON a.id = w.account_id WHERE w.enabled = 1 AND w.failing_since IS NOT NULL "
-          "AND w.cursor < a.head_seq)");
+          "SELECT min(t) FROM (SELECT * FROM (SELECT max(b.next_attempt_at, b.lease_until) AS t FROM batches b "
+          "INDEXED BY batches_due_at JOIN webhooks w ON w.id = b.webhook_id WHERE b.state = 'pending' AND "
+          "w.enabled = 1 AND w.failing_since IS NULL ORDER BY max(b.next_attempt_at, b.lease_until) LIMIT 1) "
+          "UNION ALL SELECT CASE WHEN w.cursor < w.work_seq THEN w.next_probe_at ELSE (SELECT "
+          "min(max(b.next_attempt_at, b.lease_until, w.next_probe_at)) FROM batches b WHERE b.webhook_id = w.id "
+          "AND b.state = 'pending') END FROM webhooks w INDEXED BY webhooks_failing WHERE w.enabled = 1 AND "
+          "w.failing_since IS NOT NULL)");
   int rc = s->step();
   if (rc != SQLITE_ROW) return db.error(rc, "next_due_ms");
   return s->opt_i64(0);

@@ -163,6 +163,28 @@ CREATE INDEX deferred_events_ready ON deferred_events(webhook_id, seq) WHERE rea
 DROP INDEX batches_by_webhook_first_seq;
 CREATE INDEX batches_by_webhook_range ON batches(webhook_id, first_seq) WHERE members = 0;
 )sql",
+    // 12: cost follows the work (issue 12). work_seq: the account's head
+    // when it last took an event of the webhook's types (ingestion raises
+    // it); the webhook has work while its position is below it (or, under
+    // ordering "contact", deferred events are ready: schema 11), and the
+    // claim reads webhooks_with_work alone, not every webhook. The next due
+    // time walks batches_due_at and webhooks_failing. prune_at: when
+    // retention looks at the account next (its oldest event's created_at,
+    // or the bound of the step that found its old events still needed;
+    // null: no event), so a step reads only accounts with something old.
+    // Existing stores: every webhook behind its head has work, every
+    // account with events is due its look.
+    R"sql(
+ALTER TABLE webhooks ADD COLUMN work_seq INTEGER NOT NULL DEFAULT 0;
+UPDATE webhooks SET work_seq = (SELECT a.head_seq FROM accounts a WHERE a.id = webhooks.account_id);
+CREATE INDEX webhooks_with_work ON webhooks(id) WHERE enabled = 1 AND (cursor < work_seq OR deferred_ready = 1);
+CREATE INDEX webhooks_failing ON webhooks(id) WHERE enabled = 1 AND failing_since IS NOT NULL;
+CREATE INDEX batches_due_at ON batches(max(next_attempt_at, lease_until)) WHERE state = 'pending';
+ALTER TABLE accounts ADD COLUMN prune_at INTEGER;
+UPDATE accounts SET prune_at = (SELECT e.created_at FROM events e WHERE e.account_id = accounts.id ORDER BY e.seq
+                                LIMIT 1);
+CREATE INDEX accounts_to_prune ON accounts(prune_at) WHERE prune_at IS NOT NULL;
+)sql",
 };
 
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,

@@ -507,6 +507,7 @@ class SqliteStore final : public Store {
   Result<AppendOutcome> insert_events(Db& db, const AppendRequest& req) {
     AppendOutcome out;
     out.ids.reserve(req.events.size());
+    int types = 0;  // of the events stored
     GH_STMT(ins, db,
             "INSERT INTO events(seq, account_id, id, type, occurred_at, created_at, body, msisdn, email) "
             "VALUES($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, '')) ON CONFLICT(account_id, id) DO NOTHING");
@@ -517,14 +518,26 @@ class SqliteStore final : public Store {
       ins->bind(5, e.occurred_at_ms).bind(6, req.now_ms).bind(7, e.message_json).bind(8, e.msisdn).bind(9, e.email);
       int rc = ins->step();
       if (rc != SQLITE_DONE) return db.error(rc, "insert event");
+      if (db.changes() > 0) types |= type_bit(e.type);
       out.stored += static_cast<int>(db.changes());
       ins->reset();
       out.ids.push_back(e.id);
     }
     if (out.stored > 0) {
-      GH_STMT(h, db, "UPDATE accounts SET head_seq = last_insert_rowid() WHERE id = $1");
-      h->bind(1, req.account_id);
-      GH_RETURN_IF_ERROR(done(db, h->step(), "advance head"));
+      // The head moves, and the webhooks of these types have work up to it
+      // (store/work_queue.h); prune_at set when the account had no event.
+      {
+        GH_STMT(h, db,
+                "UPDATE accounts SET head_seq = last_insert_rowid(), prune_at = coalesce(prune_at, $2) "
+                "WHERE id = $1");
+        h->bind(1, req.account_id).bind(2, req.now_ms);
+        GH_RETURN_IF_ERROR(done(db, h->step(), "advance head"));
+      }
+      GH_STMT(w, db,
+              "UPDATE webhooks SET work_seq = (SELECT head_seq FROM accounts WHERE id = $1) "
+              "WHERE account_id = $1 AND (event_types & $2) != 0");
+      w->bind(1, req.account_id).bind(2, types);
+      GH_RETURN_IF_ERROR(done(db, w->step(), "webhooks with work"));
     }
     return out;
   }

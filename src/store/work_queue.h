@@ -42,6 +42,13 @@ struct ClaimedBatch {
   bool by_contact = false;
 };
 
+// What claims read, added up by the store when asked (ClaimRequest::counts):
+// the webhooks read to cut new batches, which are only those with work
+// (events of their types after their position), never every webhook.
+struct ClaimCounts {
+  int64_t webhooks_read = 0;
+};
+
 struct ClaimRequest {
   int64_t now_ms = 0;
   std::string owner;           // this node's id
@@ -58,6 +65,8 @@ struct ClaimRequest {
   size_t max_batch_bytes = 1 << 20;  // caps every webhook's batch_max_bytes (domain/batching.h)
   // Batches already in flight on this node, by webhook id.
   std::unordered_map<std::string, int> in_flight;
+  // When set, the store adds what the claim read (tests and benchmarks).
+  ClaimCounts* counts = nullptr;
 };
 
 // What became of one attempt, and what the retry policy decided.
