@@ -24,6 +24,33 @@
 // - Statements are prepared per connection: a pooler in front of the
 //   database must keep sessions (PgBouncer pool_mode=session), not
 //   transactions.
+//
+// Why sequence numbers become visible in order
+// --------------------------------------------
+// A webhook's position in its account's log (its column `cursor`) says
+// "every event up to here is in a batch". That is
+// only safe if, once a node sees event n of an account, no event below n can
+// still appear. With a global sequence, two transactions could take 10 and
+// 11 and commit 11 first; a node cutting a batch in between would move the
+// position past 10 and lose it. So:
+//  1. Sequence numbers are per account and come from accounts.head_seq, not
+//     from a sequence: append_events first locks the account rows of all its
+//     requests (SELECT ... FOR NO KEY UPDATE, in id order so that two group
+//     commits cannot deadlock), then numbers new events head_seq+1, ... and
+//     stores the new head_seq in the same statement. The row lock is held
+//     until commit, so ingestion for one account is serialised: the next
+//     transaction waits, then reads the committed head (READ COMMITTED
+//     re-reads a locked row's newest version) and numbers after it. Numbers
+//     are therefore taken in commit order, and visibility order equals seq
+//     order per account. (The row lock plays the part of an advisory lock
+//     on the account, without hash collisions, and also tells an unknown
+//     account in the same round trip.)
+//  2. A batch is cut only from events <= the head_seq read in the same
+//     snapshot as the position (pg_claim.cc). Events and their head_seq
+//     commit atomically, so every event up to that head is visible, and
+//     none at or below it can commit later.
+// Two nodes never cut the same events: the webhook rows whose position moves
+// are locked FOR NO KEY UPDATE SKIP LOCKED; due batches likewise.
 #pragma once
 
 #include <memory>

@@ -9,7 +9,11 @@
 
 namespace growhook::sqlite {
 
-Result<int> prune(Db& db, int64_t delivered_before_ms, int64_t failed_before_ms, int limit) {
+namespace {
+
+// Finished batches past their retention, at most `limit`, with their
+// attempts and listed events (ordering "contact"); how many went.
+Result<int> prune_batches(Db& db, int64_t delivered_before_ms, int64_t failed_before_ms, int limit) {
   int deleted = 0;
   std::vector<std::string> ids;
   {
@@ -35,6 +39,15 @@ Result<int> prune(Db& db, int64_t delivered_before_ms, int64_t failed_before_ms,
     GH_RETURN_IF_ERROR(done(db, b->step(), "prune batches"));
     ++deleted;
   }
+  return deleted;
+}
+
+}  // namespace
+
+Result<int> prune(Db& db, int64_t delivered_before_ms, int64_t failed_before_ms, int limit) {
+  auto batches = prune_batches(db, delivered_before_ms, failed_before_ms, limit);
+  if (!batches.ok()) return batches.error();
+  const int deleted = *batches;
   // Events below every enabled webhook's position and deferred event
   // (ordering "contact") and every remaining batch of their account, older
   // than the shorter retention, are needed by nobody
