@@ -7,18 +7,21 @@ posts a second, for the node alone and beside --broken hanging receivers,
   python3 bench/tenants_bench.py [--rate 500] [--seconds 5] [--broken 200]
                                  [--quiet 3000] [--runs 1] [--cases alone,hanging,refusing,quiet]
 
-  python3 bench/tenants_bench.py --store postgres [--pg-url URL] ...
+  python3 bench/tenants_bench.py --store postgres [--nodes 2] [--pg-url URL] ...
 
-On SQLite by default; --store postgres runs one node on a fresh database
-of a cluster (--pg-url, or one started for the run, as nodes_bench.py
-does), its tables analyzed once the other accounts are made; the CPU is
-growhook's alone, not the database server's. (Two nodes on PostgreSQL are
-not written yet.) Each case starts a fresh growhook, makes the other accounts first (the broken ones with
-a webhook of one event a batch and a backlog of 4 events, the quiet ones
-with one webhook delivered once), warms the healthy webhook up with one
-event, then posts --rate single events a second for --seconds on 4
-keep-alive connections and waits for them all to arrive (at most 30 s
-more). The ratios are to "alone" of the same run. Loopback only."""
+On SQLite by default; --store postgres runs --nodes nodes (1 or more) on a
+fresh database of a cluster (--pg-url, or one started for the run, as
+nodes_bench.py does), its tables analyzed once the other accounts are made;
+the CPU is growhook's (every node's added up), not the database server's.
+Each case starts fresh nodes, makes the other accounts first (the broken
+ones with a webhook of one event a batch and a backlog of 4 events, the
+quiet ones with one webhook delivered once), warms the healthy webhook up
+with one event, then posts --rate single events a second for --seconds on
+4 keep-alive connections (spread over the nodes) and waits for them all to
+arrive (at most 30 s more). growhook runs with --request-timeout (120 s by
+default), so that no slot a hanging receiver holds comes back by a timeout
+while the healthy shop is measured: the hard case. The ratios are to
+"alone" of the same run. Loopback only."""
 import argparse
 import http.client
 import http.server
@@ -123,12 +126,20 @@ def thread_cpu_s(pid):
     return out
 
 
-def post_events(g, account, ids, rate, body_of):
-    host, port = g.base.replace("http://", "").split(":")
+def all_threads_cpu_s(pids):
+    out = {}
+    for p in pids:
+        for k, v in thread_cpu_s(p).items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def post_events(nodes, account, ids, rate, body_of):
     sent = {}
     t0 = time.monotonic()
 
     def worker(k):
+        host, port = nodes[k % len(nodes)].base.replace("http://", "").split(":")
         c = http.client.HTTPConnection(host, int(port), timeout=60)
         for n in range(k, len(ids), 4):
             wait = t0 + n / rate - time.monotonic()
@@ -180,11 +191,13 @@ def run_case(name, args, cluster):
     hanging = Hanging(args.broken) if name == "hanging" else None
     quiet = None
     database = None
+    timeout = ("--request-timeout", args.request_timeout)
     if cluster:
         database, url = cluster.fresh_database()
-        g = Growhook("--node-id", "bench-0", database=url)
+        nodes = [Growhook("--node-id", f"bench-{i}", *timeout, database=url) for i in range(args.nodes)]
     else:
-        g = Growhook()
+        nodes = [Growhook(*timeout)]
+    g = nodes[0]
     healthy = Healthy()
     try:
         account, key = g.account()
@@ -206,13 +219,14 @@ def run_case(name, args, cluster):
         time.sleep(1)  # what the setup left settles
         n = int(args.rate * args.seconds)
         ids = [f"h-{i}" for i in range(n)]
-        cpu0, threads0 = cpu_s(g.proc.pid), thread_cpu_s(g.proc.pid)
-        sent = post_events(g, account, ids, args.rate, lambda i: json.dumps(dict(event(1), id=i)))
+        pids = [x.proc.pid for x in nodes]
+        cpu0, threads0 = sum(cpu_s(p) for p in pids), all_threads_cpu_s(pids)
+        sent = post_events(nodes, account, ids, args.rate, lambda i: json.dumps(dict(event(1), id=i)))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and sum(1 for i in ids if i in healthy.arrivals) < n:
             time.sleep(0.05)
-        cpu = cpu_s(g.proc.pid) - cpu0
-        threads = {k: v - threads0.get(k, 0) for k, v in thread_cpu_s(g.proc.pid).items()}
+        cpu = sum(cpu_s(p) for p in pids) - cpu0
+        threads = {k: v - threads0.get(k, 0) for k, v in all_threads_cpu_s(pids).items()}
         got = [healthy.arrivals[i] - sent[i] for i in ids if i in healthy.arrivals]
         got.sort()
         p99 = got[min(len(got) - 1, int(len(got) * 0.99))] * 1000 if got else float("nan")
@@ -221,7 +235,8 @@ def run_case(name, args, cluster):
               ", ".join(f"{k} {v * per:.3f}" for k, v in sorted(threads.items()) if v > 0), flush=True)
         return {"arrived": len(got), "of": n, "p99_ms": p99, "cpu_ms_per_event": cpu * per}
     finally:
-        g.stop()
+        for x in nodes:
+            x.stop()
         if database:
             cluster.drop(database)
         healthy.stop()
@@ -241,8 +256,12 @@ def main():
     ap.add_argument("--cases", default="alone,hanging,refusing,quiet")
     ap.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--pg-url", help="a cluster to make the databases in (default: one started for the run)")
+    ap.add_argument("--nodes", type=int, default=1, help="nodes on the PostgreSQL database (SQLite: always 1)")
+    ap.add_argument("--request-timeout", default="120s", help="growhook's --request-timeout")
     args = ap.parse_args()
     cases = args.cases.split(",")
+    if args.store == "sqlite" and args.nodes != 1:
+        ap.error("--nodes needs --store postgres (one node owns a SQLite store)")
     results = {c: [] for c in cases}
     cluster = Cluster(args.pg_url) if args.store == "postgres" else None
     if cluster:  # a bench key (the store seals webhooks' secrets with it)

@@ -21,6 +21,8 @@ DeliveryEngine::DeliveryEngine(WorkQueue& queue, Transport& transport, const Clo
       metrics_(metrics),
       options_(std::move(options)),
       lease_ms_(lease_ms_or_default(options_.lease_ms, options_.timeouts)),
+      fair_(FairShareConfig{options_.max_in_flight, options_.per_webhook_in_flight, options_.fast_answer_ms,
+                            options_.slow_after_ms}),
       rng_(options_.seed ? options_.seed : std::random_device{}()) {}
 
 DeliveryEngine::~DeliveryEngine() { stop(0); }
@@ -110,18 +112,15 @@ void DeliveryEngine::turn() {
     req.in_flight = in_flight_;
     for (const auto& [id, q] : ready_) req.in_flight[id] += static_cast<int>(q.size());
     req.max_batches = options_.max_in_flight + options_.ready_ahead - in_flight_total_ - ready_total_;
-    if (options_.ready_ahead > 0) {
-      // The fast webhooks with batches in flight or ready, or answered
-      // since the last turn, not every one that ever answered fast: copying
-      // those cost each turn as much as there were quiet webhooks (issue
-      // 12; 30,000 of them took 5× the CPU an event).
-      auto ahead = [&](const std::string& id) {
-        auto it = fast_.find(id);
-        if (it != fast_.end() && it->second) req.webhook_limits[id] = 2 * options_.per_webhook_in_flight;
-      };
-      for (const auto& [id, n] : req.in_flight) ahead(id);
-      for (const auto& o : outcomes) ahead(o.webhook_id);
-    }
+    // The limits and lanes of fair capacity (delivery/fair_share.h): a
+    // snapshot made again only when a standing changed, so a turn beside
+    // thousands of quiet webhooks copies nothing (issue 12).
+    ShareBudget b = fair_.budget(clock_.mono_ms(), options_.ready_ahead > 0);
+    req.per_webhook_in_flight = b.default_limit;
+    req.shares = std::move(b.shares);
+    req.hanging = std::move(b.hanging);
+    req.max_unproven = b.max_unproven;
+    req.max_failing = b.max_failing;
   }
   // Keeps the outcomes for the next turn. Until they are recorded their
   // leases hold, so nobody sends those batches again.
@@ -140,7 +139,6 @@ void DeliveryEngine::turn() {
   req.now_ms = clock_.now_ms();
   req.owner = options_.owner;
   req.lease_ms = lease_ms_;
-  req.per_webhook_in_flight = options_.per_webhook_in_flight;
   req.max_batch_bytes = options_.max_batch_bytes;
   // Recording what came back and claiming the next work share a turn (and,
   // where the store can, a transaction).
@@ -189,13 +187,14 @@ void DeliveryEngine::take_sendable_locked(const std::string& first, std::vector<
   const int64_t mono = clock_.mono_ms();
   auto take_from = [&](const std::string& id, std::deque<Ready>& q) {
     int& n = in_flight_[id];
-    while (!q.empty() && n < options_.per_webhook_in_flight && in_flight_total_ < options_.max_in_flight) {
+    while (!q.empty() && fair_.may_send(id, mono)) {
       Ready r = std::move(q.front());
       q.pop_front();
       ready_total_--;
       if (mono - r.claimed_mono_ms > max_wait) continue;
       n++;
       in_flight_total_++;
+      fair_.on_send(id, mono);
       out.push_back(std::move(r));
     }
     if (n == 0) in_flight_.erase(id);
@@ -253,12 +252,7 @@ void DeliveryEngine::on_result(ClaimedBatch& claim, int64_t started_ms, Transpor
     if (--in_flight_[claim.webhook.id] <= 0) in_flight_.erase(claim.webhook.id);
     in_flight_total_--;
     woken_ = true;
-    if (is_success(r) && r.duration_ms <= options_.fast_answer_ms) {
-      if (fast_.size() >= 100'000) fast_.clear();  // a bound; they come back with their next answer
-      fast_[claim.webhook.id] = true;
-    } else {
-      fast_.erase(claim.webhook.id);
-    }
+    fair_.on_answer(claim.webhook.id, r, clock_.mono_ms());
     if (auto* failed = std::get_if<Failed>(&d); failed && failed->disable_webhook) {
       // 410 Gone: nothing more goes there. The batches that were ready keep
       // their leases until they end, and wait for the webhook to be enabled.

@@ -2,10 +2,12 @@
 // store, hands them to the transport, and records what came back.
 //
 // Bounds, all enforced here: at most max_in_flight requests in flight, at
-// most per_webhook_in_flight for one webhook (so a slow or dead endpoint
-// holds only its own slots), and batches are read from the store only when
-// a slot, or a place among the ready_ahead batches claimed ahead, is free
-// (memory stays flat however large the backlog).
+// most per_webhook_in_flight for one webhook, less while it answers slowly
+// or not at all, and webhooks that have not proven fast hold at most half
+// of max_in_flight together (delivery/fair_share.h: however many endpoints
+// hang, the healthy ones keep their slots), and batches are read from the
+// store only when a slot, or a place among the ready_ahead batches claimed
+// ahead, is free (memory stays flat however large the backlog).
 //
 // Threads: the loop runs on its own thread. Transport callbacks queue
 // outcomes, send the next ready batch of a freed slot at once, and wake the
@@ -26,6 +28,7 @@
 
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "delivery/fair_share.h"
 #include "delivery/message.h"
 #include "delivery/retry_policy.h"
 #include "delivery/transport.h"
@@ -47,6 +50,9 @@ struct DeliveryOptions {
   // nodes together).
   int ready_ahead = 64;
   int64_t fast_answer_ms = 250;
+  // A webhook with requests out and no answer for this long counts as
+  // failing (delivery/fair_share.h).
+  int64_t slow_after_ms = 1'000;
   size_t max_batch_bytes = 1 << 20;
   Timeouts timeouts;
   RetryConfig retry;
@@ -132,10 +138,11 @@ class DeliveryEngine {
   int in_flight_total_ = 0;
   std::unordered_map<std::string, std::deque<Ready>> ready_;  // by webhook id, oldest first
   int ready_total_ = 0;
-  // Webhooks whose last attempt was a 2xx within fast_answer_ms: only
-  // these are claimed ahead (a slow one's batches would wait, built with
-  // its configuration of then, while they could go to another node).
-  std::unordered_map<std::string, bool> fast_;
+  // Each webhook's limit and standing. Only fast webhooks (their last
+  // attempt a 2xx within fast_answer_ms) are claimed ahead: a slow one's
+  // batches would wait, built with its configuration of then, while they
+  // could go to another node.
+  FairShare fair_;
   std::mt19937_64 rng_;
 
   // The store's next due time, and when it was asked (loop thread only).

@@ -51,6 +51,40 @@ class FakeTransport : public Transport {
   int status_ = 500;
 };
 
+// Requests to URLs with "/hang" are held and never answered; the others
+// get a fast 200 at once. Counts both.
+class HangingTransport : public Transport {
+ public:
+  void send(OutgoingRequest request, Callback done) override {
+    {
+      std::lock_guard lock(mu_);
+      if (request.url.find("/hang") != std::string::npos) {
+        held_.push_back(std::move(done));
+        return;
+      }
+      answered_++;
+    }
+    TransportResult r;
+    r.status_code = 200;
+    r.duration_ms = 2;
+    done(r);
+  }
+  int in_flight() const override {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(held_.size());
+  }
+  void stop() override {}
+  size_t answered() const {
+    std::lock_guard lock(mu_);
+    return answered_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Callback> held_;
+  size_t answered_ = 0;
+};
+
 // Holds every request until the test answers it, on the test's thread.
 class HeldTransport : public Transport {
  public:
@@ -114,6 +148,7 @@ class EngineTest : public ::testing::Test {
                     WorkQueue* queue = nullptr) {
     DeliveryOptions o;
     o.per_webhook_in_flight = per_webhook;
+    o.max_in_flight = max_in_flight_;
     o.ready_ahead = ready_ahead;
     o.owner = "test";
     o.idle_poll_ms = 5;
@@ -163,6 +198,7 @@ class EngineTest : public ::testing::Test {
     ASSERT_TRUE(store_->update_webhook(webhook_).ok());
   }
 
+  int max_in_flight_ = 256;
   FakeClock clock_;
   Metrics metrics_;
   FakeTransport transport_;
@@ -227,10 +263,11 @@ TEST_F(EngineTest, AFinishedRequestIsFollowedAtOnceByTheNextReadyBatchOfItsWebho
   one_event_batches();
   for (int i = 0; i < 10; ++i) ingest("e" + std::to_string(i));
   start_engine(&held_, /*per_webhook=*/2, /*ready_ahead=*/4);
-  ASSERT_EQ(held_.sent(), 2u);
-  // Nothing is claimed ahead for a webhook that has not answered yet.
+  // A webhook that has not answered yet gets one request (fair_share.h),
+  // and nothing claimed ahead.
+  ASSERT_EQ(held_.sent(), 1u);
   EXPECT_EQ(engine_->ready(), 0);
-  // A fast answer: from then on two more are claimed and ready, and each
+  // A fast answer: its limit grows to two, two more are claimed and ready, and each
   // answer sends the next one from inside its callback, before the loop
   // has turned.
   settled([&] { held_.answer(200); });
@@ -258,8 +295,9 @@ TEST_F(EngineTest, NothingIsClaimedAheadForAWebhookThatAnswersSlowly) {
   one_event_batches();
   for (int i = 0; i < 6; ++i) ingest("e" + std::to_string(i));
   start_engine(&held_, /*per_webhook=*/2, /*ready_ahead=*/4);
+  // A slow answer keeps its limit at one (delivery/fair_share.h).
   for (int answered = 0; answered < 6; ++answered) {
-    ASSERT_EQ(held_.in_flight(), std::min(2, 6 - answered));
+    ASSERT_EQ(held_.in_flight(), 1);
     EXPECT_EQ(engine_->ready(), 0) << "after " << answered << " answers";
     settled([&] { held_.answer(200, /*duration_ms=*/1'000); });
   }
@@ -271,7 +309,7 @@ TEST_F(EngineTest, AGoneAnswerStopsTheReadyBatchesOfItsWebhook) {
   one_event_batches();
   for (int i = 0; i < 8; ++i) ingest("e" + std::to_string(i));
   start_engine(&held_, /*per_webhook=*/2, /*ready_ahead=*/4);
-  ASSERT_EQ(held_.sent(), 2u);
+  ASSERT_EQ(held_.sent(), 1u);
   settled([&] { held_.answer(200); });
   ASSERT_EQ(held_.sent(), 3u);
   ASSERT_EQ(engine_->ready(), 2);
@@ -334,6 +372,39 @@ TEST_F(EngineTest, AFailedTurnKeepsItsOutcomesAndRecordsThemLater) {
   ASSERT_EQ(delivered[0].attempts.size(), 1u);
   EXPECT_EQ(delivered[0].attempts[0].status_code, 204);
   EXPECT_EQ(transport_.sent(), 1u) << "sent once";
+}
+
+}  // namespace
+}  // namespace growhook
+
+namespace growhook {
+namespace {
+
+// Issue 12: with a fixed bound a webhook, max_in_flight / per_webhook
+// hanging receivers took every slot and the healthy webhook got none.
+TEST_F(EngineTest, HangingWebhooksLeaveTheFastOneItsSlots) {
+  one_event_batches();
+  max_in_flight_ = 8;
+  HangingTransport transport;
+  ingest("warm-up");
+  start_engine(&transport, /*per_webhook=*/4, /*ready_ahead=*/0);
+  ASSERT_EQ(transport.answered(), 1u);  // wh_1 answered fast once
+  for (int i = 0; i < 20; ++i) {
+    Webhook w = webhook_;
+    w.id = "wh_hang_" + std::to_string(i);
+    w.url = "http://127.0.0.1:9/hang";
+    ASSERT_TRUE(store_->create_webhook(w).ok());
+  }
+  // Every event goes to wh_1 and to the 20 webhooks that never answer.
+  for (int i = 0; i < 30; ++i) {
+    settled([&] {
+      ingest("e" + std::to_string(i));
+      engine_->wake();
+    });
+    advance(600);  // and time passes: the hanging ones are failing soon
+  }
+  EXPECT_EQ(transport.answered(), 31u) << "every event reached the fast webhook";
+  EXPECT_EQ(transport.in_flight(), 4) << "the webhooks that never answered hold half of max_in_flight";
 }
 
 }  // namespace

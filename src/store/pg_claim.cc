@@ -33,28 +33,49 @@ Result<Busy> busy_webhooks(Conn& c, const ClaimRequest& req) {
   return busy;
 }
 
-Status claim_due(Conn& c, const ClaimRequest& req, Busy& busy, std::vector<ClaimedBatch>& out) {
-  // Webhooks at their limit are left out in the query, not after it: the
-  // due batches of a few saturated (slow or dead) webhooks must not fill the
-  // window and hide everyone else's retries.
+// Webhooks a claim leaves out in its query: those at their limit, and the
+// failing ones once their lane is full (delivery/fair_share.h).
+std::vector<std::string> left_out(const ClaimRequest& req, const Busy& busy, const LaneRoom& lanes) {
   std::vector<std::string> full;
   for (const auto& [id, n] : busy) {
     if (n >= req.limit_for(id)) full.push_back(id);
   }
+  if (lanes.failing_full()) {
+    for (auto& id : req.failing_ids()) full.push_back(std::move(id));
+  }
+  return full;
+}
+
+// Everyone but the fast webhooks is left out once the unproven lane is full;
+// a null array restricts nothing.
+Params& add_only_fast(Params& p, const ClaimRequest& req, const LaneRoom& lanes) {
+  if (!lanes.only_fast()) return p.add_null();
+  return p.add(text_array(req.fast_ids()));
+}
+
+Status claim_due(Conn& c, const ClaimRequest& req, Busy& busy, LaneRoom& lanes, std::vector<ClaimedBatch>& out) {
+  // Webhooks at their limit are left out in the query, not after it: the
+  // due batches of a few saturated (slow or dead) webhooks must not fill the
+  // window and hide everyone else's retries.
+  std::vector<std::string> full = left_out(req, busy, lanes);
   GH_PG_ASSIGN(due, c.exec("SELECT " GH_PG_BATCH_COLUMNS ", b.first_seq, b.last_seq, b.type_mask, "
                            "w.failing_since IS NOT NULL, b.members "
                            "FROM batches b JOIN webhooks w ON w.id = b.webhook_id WHERE b.state = 'pending' AND "
                            "b.next_attempt_at <= $1::bigint AND b.lease_until <= $1::bigint AND w.enabled "
-                           "AND b.webhook_id <> ALL($3::text[]) "
+                           "AND b.webhook_id <> ALL($3::text[]) AND ($4::text[] IS NULL OR b.webhook_id = ANY($4)) "
                            "AND (w.failing_since IS NULL OR w.next_probe_at <= $1::bigint) "
                            "ORDER BY b.next_attempt_at LIMIT $2::integer FOR NO KEY UPDATE OF b SKIP LOCKED",
-                           Params().add(req.now_ms).add(req.max_batches * 4).add(text_array(full))));
+                           add_only_fast(Params().add(req.now_ms).add(req.max_batches * 4).add(text_array(full)),
+                                         req, lanes)));
   std::vector<int> chosen;
   std::vector<std::string> ids, webhook_ids;
   for (int i = 0; i < due->rows() && static_cast<int>(chosen.size()) < req.max_batches; ++i) {
     int& n = busy[due->str(i, 1)];
-    if (n >= in_flight_limit(due->boolean(i, 11), req.limit_for(due->str(i, 1)))) continue;
+    if (n >= in_flight_limit(due->boolean(i, 11), req.limit_for(due->str(i, 1))) ||
+        lanes.left(due->str(i, 1)) <= 0)
+      continue;
     ++n;
+    lanes.take(due->str(i, 1), 1);
     chosen.push_back(i);
     ids.push_back(due->str(i, 0));
     webhook_ids.push_back(due->str(i, 1));
@@ -142,12 +163,10 @@ Result<std::vector<ClaimedBatch>> cut_batches(Conn& c, const ClaimRequest& req, 
   return out;
 }
 
-Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector<ClaimedBatch>& out) {
+Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, LaneRoom& lanes,
+                       std::vector<ClaimedBatch>& out) {
   if (static_cast<int>(out.size()) >= req.max_batches) return ok_status();
-  std::vector<std::string> full;
-  for (const auto& [id, n] : busy) {
-    if (n >= req.limit_for(id)) full.push_back(id);
-  }
+  std::vector<std::string> full = left_out(req, busy, lanes);
   // head_seq comes from this statement's snapshot: every event up to it is
   // committed, and none at or below it can commit later (see
   // postgres_store.cc), so the position never passes an event still invisible.
@@ -158,11 +177,13 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
   GH_PG_ASSIGN(cand, c.exec("SELECT " GH_PG_WEBHOOK_COLUMNS ", w.cursor, a.head_seq, w.deferred_ready FROM "
                             "webhooks w JOIN accounts a ON a.id = w.account_id WHERE w.enabled AND (w.cursor < "
                             "w.work_seq OR w.deferred_ready) "
-                            "AND w.id <> ALL($1::text[]) AND (w.failing_since IS NULL OR (w.next_probe_at <= "
-                            "$3::bigint AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.webhook_id = w.id AND "
-                            "b.state = 'pending'))) LIMIT $2::integer FOR NO KEY UPDATE OF w SKIP LOCKED",
-                            Params().add(text_array(full)).add(req.max_batches - static_cast<int>(out.size()))
-                                .add(req.now_ms)));
+                            "AND w.id <> ALL($1::text[]) AND ($4::text[] IS NULL OR w.id = ANY($4)) AND "
+                            "(w.failing_since IS NULL OR (w.next_probe_at <= $3::bigint AND NOT EXISTS (SELECT 1 "
+                            "FROM batches b WHERE b.webhook_id = w.id AND b.state = 'pending'))) "
+                            "LIMIT $2::integer FOR NO KEY UPDATE OF w SKIP LOCKED",
+                            add_only_fast(Params().add(text_array(full))
+                                              .add(req.max_batches - static_cast<int>(out.size()))
+                                              .add(req.now_ms), req, lanes)));
   if (req.counts) req.counts->webhooks_read += cand->rows();
   for (int i = 0; i < cand->rows() && static_cast<int>(out.size()) < req.max_batches; ++i) {
     auto opened = webhook_from_row(c.secrets(), *cand, i);
@@ -170,14 +191,15 @@ Status cut_new_batches(Conn& c, const ClaimRequest& req, Busy& busy, std::vector
     Webhook& w = *opened;
     int64_t position = cand->i64(i, kWebhookColumnCount), head = cand->i64(i, kWebhookColumnCount + 1);
     int& n = busy[w.id];
-    int room = std::min(in_flight_limit(w.health.failing(), req.limit_for(w.id)) - n,
-                        req.max_batches - static_cast<int>(out.size()));
+    int room = std::min({in_flight_limit(w.health.failing(), req.limit_for(w.id)) - n,
+                         req.max_batches - static_cast<int>(out.size()), lanes.left(w.id)});
     if (room <= 0) continue;
     const bool deferred_ready = cand->boolean(i, kWebhookColumnCount + 2);
     GH_PG_ASSIGN(cut, w.ordering == Ordering::kContact || deferred_ready
                           ? cut_by_contact(c, req, w, position, head, room, deferred_ready)
                           : cut_batches(c, req, w, position, head, room));
     n += static_cast<int>(cut->size());
+    lanes.take(w.id, static_cast<int>(cut->size()));
     for (auto& b : *cut) out.push_back(std::move(b));
   }
   return ok_status();
@@ -331,8 +353,9 @@ Result<std::vector<ClaimedBatch>> claim_in_transaction(Conn& c, const ClaimReque
   std::vector<ClaimedBatch> out;
   if (req.max_batches <= 0) return out;
   GH_PG_ASSIGN(busy, busy_webhooks(c, req));
-  GH_PG_RETURN_IF_ERROR(claim_due(c, req, *busy, out));
-  GH_PG_RETURN_IF_ERROR(cut_new_batches(c, req, *busy, out));
+  LaneRoom lanes(req);
+  GH_PG_RETURN_IF_ERROR(claim_due(c, req, *busy, lanes, out));
+  GH_PG_RETURN_IF_ERROR(cut_new_batches(c, req, *busy, lanes, out));
   return out;
 }
 

@@ -17,7 +17,13 @@ namespace {
 // Batches claimed and not finished, by webhook id.
 using Busy = std::unordered_map<std::string, int>;
 
-Status claim_due(Db& db, const ClaimRequest& req, Busy& busy,
+// ids as a JSON array, for json_each (ids are [a-z0-9_]).
+void append_id(std::string& list, const std::string& id) {
+  if (list.size() > 1) list += ',';
+  list += '"' + id + '"';
+}
+
+Status claim_due(Db& db, const ClaimRequest& req, Busy& busy, LaneRoom& lanes,
                  std::vector<ClaimedBatch>& out) {
   struct Due {
     std::string id, webhook_id, account_id;
@@ -28,12 +34,14 @@ Status claim_due(Db& db, const ClaimRequest& req, Busy& busy,
   {
     // Webhooks at their limit are left out in the query, not after it: the
     // due batches of a few saturated (slow or dead) webhooks must not fill
-    // the window and hide everyone else's retries.
+    // the window and hide everyone else's retries. So are the failing
+    // webhooks once their lane is full (delivery/fair_share.h).
     std::string full = "[";
     for (const auto& [id, n] : busy) {
-      if (n < req.limit_for(id)) continue;
-      if (full.size() > 1) full += ',';
-      full += '"' + id + '"';  // ids are [a-z0-9_]
+      if (n >= req.limit_for(id)) append_id(full, id);
+    }
+    if (lanes.failing_full()) {
+      for (const auto& id : req.failing_ids()) append_id(full, id);
     }
     full += ']';
     GH_STMT(s, db,
@@ -52,7 +60,7 @@ Status claim_due(Db& db, const ClaimRequest& req, Busy& busy,
   for (auto& d : due) {
     if (static_cast<int>(out.size()) >= req.max_batches) break;
     int& n = busy[d.webhook_id];
-    if (n >= in_flight_limit(d.failing, req.limit_for(d.webhook_id))) continue;
+    if (n >= in_flight_limit(d.failing, req.limit_for(d.webhook_id)) || lanes.left(d.webhook_id) <= 0) continue;
     {
       GH_STMT(u, db,
               "UPDATE batches SET lease_owner = $2, lease_until = $3 WHERE id = $1 AND lease_until <= $4");
@@ -80,6 +88,7 @@ Status claim_due(Db& db, const ClaimRequest& req, Busy& busy,
     c.by_contact = d.members;
     out.push_back(std::move(c));
     ++n;
+    lanes.take(d.webhook_id, 1);
   }
   return ok_status();
 }
@@ -141,7 +150,7 @@ Status cut_batches(Db& db, const ClaimRequest& req, const Webhook& w, int64_t po
   return done(db, u->step(), "advance position");
 }
 
-Status cut_new_batches(Db& db, const ClaimRequest& req, Busy& busy,
+Status cut_new_batches(Db& db, const ClaimRequest& req, Busy& busy, LaneRoom& lanes,
                        std::vector<ClaimedBatch>& out) {
   struct Candidate {
     Webhook w;
@@ -169,8 +178,8 @@ Status cut_new_batches(Db& db, const ClaimRequest& req, Busy& busy,
   }
   for (auto& c : candidates) {
     int& n = busy[c.w.id];
-    int room = std::min(in_flight_limit(c.w.health.failing(), req.limit_for(c.w.id)) - n,
-                        req.max_batches - static_cast<int>(out.size()));
+    int room = std::min({in_flight_limit(c.w.health.failing(), req.limit_for(c.w.id)) - n,
+                         req.max_batches - static_cast<int>(out.size()), lanes.left(c.w.id)});
     if (room <= 0) continue;
     size_t before = out.size();
     if (c.w.ordering == Ordering::kContact || c.deferred_ready) {
@@ -179,6 +188,7 @@ Status cut_new_batches(Db& db, const ClaimRequest& req, Busy& busy,
       GH_RETURN_IF_ERROR(cut_batches(db, req, c.w, c.position, c.head, room, out));
     }
     n += static_cast<int>(out.size() - before);
+    lanes.take(c.w.id, static_cast<int>(out.size() - before));
   }
   return ok_status();
 }
@@ -258,8 +268,9 @@ Status record_outcome(Db& db, const AttemptOutcome& o) {
 Result<std::vector<ClaimedBatch>> claim(Db& db, const ClaimRequest& req) {
   std::vector<ClaimedBatch> out;
   Busy busy = req.in_flight;
-  GH_RETURN_IF_ERROR(claim_due(db, req, busy, out));
-  GH_RETURN_IF_ERROR(cut_new_batches(db, req, busy, out));
+  LaneRoom lanes(req);
+  GH_RETURN_IF_ERROR(claim_due(db, req, busy, lanes, out));
+  GH_RETURN_IF_ERROR(cut_new_batches(db, req, busy, lanes, out));
   return out;
 }
 

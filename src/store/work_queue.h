@@ -13,12 +13,16 @@
 // dropped, so recording one twice changes nothing.
 #pragma once
 
+#include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/result.h"
@@ -49,6 +53,15 @@ struct ClaimCounts {
   int64_t webhooks_read = 0;
 };
 
+// Which webhooks answer fast, which fail, and their limits: a snapshot the
+// delivery loop shares with its claims (delivery/fair_share.h), made again
+// only when a standing or a limit changed, so a claim beside thousands of
+// quiet webhooks copies nothing.
+struct WebhookShares {
+  std::unordered_map<std::string, int> limits;  // where it differs from per_webhook_in_flight
+  std::unordered_set<std::string> fast, failing;
+};
+
 struct ClaimRequest {
   int64_t now_ms = 0;
   std::string owner;           // this node's id
@@ -59,6 +72,11 @@ struct ClaimRequest {
   // claims ahead for webhooks that answer fast).
   std::unordered_map<std::string, int> webhook_limits;
   int limit_for(const std::string& webhook_id) const {
+    if (hanging.contains(webhook_id)) return 1;
+    if (shares) {
+      auto it = shares->limits.find(webhook_id);
+      if (it != shares->limits.end()) return it->second;
+    }
     auto it = webhook_limits.find(webhook_id);
     return it == webhook_limits.end() ? per_webhook_in_flight : it->second;
   }
@@ -67,6 +85,68 @@ struct ClaimRequest {
   std::unordered_map<std::string, int> in_flight;
   // When set, the store adds what the claim read (tests and benchmarks).
   ClaimCounts* counts = nullptr;
+  // Fair capacity (delivery/fair_share.h decides, the stores obey): webhooks
+  // that are not fast may get at most max_unproven batches in this call, and
+  // of those the failing ones at most max_failing. -1: no bound. `hanging`:
+  // webhooks with requests out and no answer for a while, failing now with a
+  // limit of 1 whatever `shares` says.
+  std::shared_ptr<const WebhookShares> shares;
+  std::unordered_set<std::string> hanging;
+  int max_unproven = -1;
+  int max_failing = -1;
+  bool is_fast(const std::string& id) const {
+    return shares && shares->fast.contains(id) && !hanging.contains(id);
+  }
+  bool is_failing(const std::string& id) const {
+    return hanging.contains(id) || (shares && shares->failing.contains(id));
+  }
+  // The ids of each kind, for the claim queries' lists.
+  std::vector<std::string> fast_ids() const {
+    std::vector<std::string> out;
+    if (shares) {
+      for (const auto& id : shares->fast)
+        if (!hanging.contains(id)) out.push_back(id);
+    }
+    return out;
+  }
+  std::vector<std::string> failing_ids() const {
+    std::vector<std::string> out(hanging.begin(), hanging.end());
+    if (shares) {
+      for (const auto& id : shares->failing)
+        if (!hanging.contains(id)) out.push_back(id);
+    }
+    return out;
+  }
+};
+
+// The lanes' room during one claim (ClaimRequest::max_unproven and
+// max_failing): both stores ask it before each batch they take.
+class LaneRoom {
+ public:
+  explicit LaneRoom(const ClaimRequest& r) : req_(r), unproven_(r.max_unproven), failing_(r.max_failing) {}
+  // Batches the webhook's lane may still take in this claim.
+  int left(const std::string& webhook_id) const {
+    if (unproven_ < 0 || req_.is_fast(webhook_id)) return INT_MAX;
+    int n = unproven_;
+    if (failing_ >= 0 && req_.is_failing(webhook_id)) n = std::min(n, failing_);
+    return n;
+  }
+  void take(const std::string& webhook_id, int n) {
+    if (unproven_ < 0 || req_.is_fast(webhook_id)) return;
+    unproven_ -= n;
+    if (failing_ >= 0 && req_.is_failing(webhook_id)) failing_ -= n;
+  }
+  // The failing webhooks' lane is full: the due query leaves them out, so
+  // their due retries do not fill its window.
+  bool failing_full() const { return failing_ == 0 || unproven_ == 0; }
+  // Only the fast webhooks may take more: a query with a LIMIT on the
+  // webhooks it reads (PostgreSQL's cut) reads only them, or a window full
+  // of webhooks without room would hide the fast ones.
+  bool only_fast() const { return unproven_ == 0; }
+
+ private:
+  const ClaimRequest& req_;
+  int unproven_, failing_;
 };
 
 // What became of one attempt, and what the retry policy decided.
