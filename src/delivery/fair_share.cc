@@ -39,7 +39,7 @@ void FairShare::on_answer(const std::string& webhook_id, const TransportResult& 
     s.last = is_success(r) ? Standing::kUnproven : Standing::kFailing;
     s.level = 1;
   }
-  if (s.last != before.last || s.level != before.level) shares_.reset();
+  if (s.last != before.last || s.level != before.level) changed_.insert(webhook_id);
 }
 
 Standing FairShare::standing_of(const State& s, int64_t mono_ms) const {
@@ -83,24 +83,36 @@ bool FairShare::may_send(const std::string& webhook_id, int64_t mono_ms) const {
   return unproven < unproven_cap() && (st != Standing::kFailing || failing < failing_cap());
 }
 
+void FairShare::put(WebhookShares& shares, const std::string& id, const State* s, bool ahead) const {
+  shares.fast.erase(id);
+  shares.failing.erase(id);
+  shares.limits.erase(id);
+  if (!s) return;
+  int lim = s->last == Standing::kFailing ? 1 : s->level;
+  if (s->last == Standing::kFast) {
+    shares.fast.insert(id);
+    if (ahead) lim *= 2;
+  } else if (s->last == Standing::kFailing) {
+    shares.failing.insert(id);
+  }
+  if (lim != ShareBudget{}.default_limit) shares.limits[id] = lim;
+}
+
 ShareBudget FairShare::budget(int64_t mono_ms, bool ahead) {
   ShareBudget b;
-  if (!shares_ || shares_ahead_ != ahead) {
-    // From the last answers; who hangs now is added below.
+  // From the last answers; who hangs now is added below.
+  if (!shares_ || shares_ahead_ != ahead || (!changed_.empty() && shares_.use_count() > 1)) {
     auto shares = std::make_shared<WebhookShares>();
-    for (const auto& [id, s] : webhooks_) {
-      int lim = s.last == Standing::kFailing ? 1 : s.level;
-      if (s.last == Standing::kFast) {
-        shares->fast.insert(id);
-        if (ahead) lim *= 2;
-      } else if (s.last == Standing::kFailing) {
-        shares->failing.insert(id);
-      }
-      if (lim != b.default_limit) shares->limits[id] = lim;
-    }
+    for (const auto& [id, s] : webhooks_) put(*shares, id, &s, ahead);
     shares_ = std::move(shares);
     shares_ahead_ = ahead;
+  } else {
+    for (const auto& id : changed_) {
+      auto it = webhooks_.find(id);
+      put(*shares_, id, it == webhooks_.end() ? nullptr : &it->second, ahead);
+    }
   }
+  changed_.clear();
   b.shares = shares_;
   for (const auto& id : busy_) {
     if (standing_of(webhooks_.at(id), mono_ms) == Standing::kFailing) b.hanging.insert(id);
@@ -114,6 +126,7 @@ ShareBudget FairShare::budget(int64_t mono_ms, bool ahead) {
 
 void FairShare::forget_idle() {
   shares_.reset();
+  changed_.clear();
   for (auto it = webhooks_.begin(); it != webhooks_.end();) {
     it = it->second.in_flight == 0 ? webhooks_.erase(it) : std::next(it);
   }

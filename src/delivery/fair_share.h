@@ -71,8 +71,11 @@ class FairShare {
   bool may_send(const std::string& webhook_id, int64_t mono_ms) const;
   // The budget of the next claim. ahead: batches a fast webhook may have
   // claimed and waiting besides those in flight (the engine's ready_ahead).
-  // Costs the webhooks with requests in flight, plus every webhook known
-  // when a standing or a limit changed since the last call.
+  // Costs the webhooks with requests in flight, plus those whose standing
+  // or limit changed since the last call: the snapshot is changed in place
+  // when nobody holds the last one any more (the engine's claim of the
+  // previous turn is over), and made again from every webhook known only
+  // when someone still does.
   ShareBudget budget(int64_t mono_ms, bool ahead);
 
   int in_flight(const std::string& webhook_id) const;
@@ -90,14 +93,18 @@ class FairShare {
   // In flight of webhooks not kFast, and of those kFailing.
   void lanes(int64_t mono_ms, int& unproven, int& failing) const;
   void forget_idle();
+  // The snapshot's entries of one webhook, from its state (or none).
+  void put(WebhookShares& shares, const std::string& id, const State* s, bool ahead) const;
 
   FairShareConfig config_;
   std::unordered_map<std::string, State> webhooks_;  // at most kMaxWebhooks; idle ones go first
   std::unordered_set<std::string> busy_;             // those with requests in flight
   int total_ = 0;
-  // The last budget's snapshot, kept while nothing in it changed.
-  std::shared_ptr<const WebhookShares> shares_;
+  // The last budget's snapshot, kept while nothing in it changed, and the
+  // webhooks whose entries changed since.
+  std::shared_ptr<WebhookShares> shares_;
   bool shares_ahead_ = false;
+  std::unordered_set<std::string> changed_;
 };
 
 }  // namespace growhook

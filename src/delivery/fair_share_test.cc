@@ -148,6 +148,25 @@ TEST(FairShare, TheSnapshotIsKeptWhileNothingChangesAndAHangingWebhookIsListedAp
   EXPECT_TRUE(after.hanging.empty());
 }
 
+// Beside thousands of webhooks a change of one must not copy them all: once
+// the claim that held the snapshot is over, it is changed in place.
+TEST(FairShare, AChangeUpdatesTheSnapshotInPlaceWhenNobodyHoldsIt) {
+  FairShare f(config(16, 4));
+  for (int i = 0; i < 1000; ++i) answer_fast(f, "wh_" + std::to_string(i), 1, 0);
+  const WebhookShares* first = f.budget(0, false).shares.get();  // the claim's copy is gone
+  EXPECT_EQ(first->limits.at("wh_7"), 2);
+  f.on_send("wh_7", 0);
+  f.on_answer("wh_7", answer(500, 5), 0);
+  answer_fast(f, "wh_8", 1, 0);
+  ShareBudget b = f.budget(0, false);
+  EXPECT_EQ(b.shares.get(), first);
+  EXPECT_TRUE(b.shares->failing.contains("wh_7"));
+  EXPECT_FALSE(b.shares->fast.contains("wh_7"));
+  EXPECT_FALSE(b.shares->limits.contains("wh_7"));  // 1, the default
+  EXPECT_EQ(b.shares->limits.at("wh_8"), 3);
+  EXPECT_EQ(b.shares->fast.size(), 999u);
+}
+
 TEST(FairShare, NothingGoesOverMaxInFlight) {
   FairShare f(config(4, 4));
   answer_fast(f, "wh_a", 4, 0);

@@ -170,6 +170,14 @@ Status cut_new_batches(Db& db, const ClaimRequest& req, Busy& busy, LaneRoom& la
     s->bind(1, req.now_ms);
     while (s->step() == SQLITE_ROW) {
       if (req.counts) ++req.counts->webhooks_read;
+      // A webhook without room (at its limit, or its lane full: hanging
+      // receivers with backlogs, issue 12) is not decoded (its secrets
+      // opened) at every turn only to be skipped.
+      const std::string id = s->str(0);
+      auto b = busy.find(id);
+      if (in_flight_limit(!s->is_null(15), req.limit_for(id)) - (b == busy.end() ? 0 : b->second) <= 0 ||
+          lanes.left(id) <= 0)
+        continue;
       auto w = webhook_from_row(db.secrets(), *s);
       if (!w.ok()) return w.error();
       candidates.push_back({std::move(*w), s->i64(kWebhookColumnCount), s->i64(kWebhookColumnCount + 1),
