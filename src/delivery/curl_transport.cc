@@ -1,13 +1,8 @@
 // The libcurl implementation of Transport: one multi handle driven by one
 // thread. send() hands a request over through a mutex-guarded queue and wakes
 // the thread; everything curl touches lives on that thread only.
-//
-// The thread waits in epoll and tells curl which socket is ready
-// (curl_multi_socket_action), so a pass costs what happened, not every
-// connection open: with curl_multi_poll and curl_multi_perform each pass
-// polled and walked all of them, and a few hundred receivers that hang (each
-// holding a connection for the whole timeout) made every other request pay
-// for them (issue 12: a third of the node's CPU beside 200 hanging ones).
+// The thread waits in epoll and hands curl the ready sockets (CurlEpoll,
+// curl_epoll.h).
 //
 // Safety: the address guard runs in CURLOPT_OPENSOCKETFUNCTION, on the very
 // address curl is about to connect to, so the checked address is the one
@@ -25,18 +20,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <strings.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string_view>
@@ -45,6 +37,7 @@
 #include <vector>
 
 #include "common/thread_name.h"
+#include "delivery/curl_epoll.h"
 #include "delivery/curl_errors.h"
 #include "delivery/curl_transport.h"
 
@@ -54,7 +47,6 @@ namespace {
 constexpr size_t kMaxRetryAfterBytes = 128;   // a longer header is not a delay
 constexpr int kBusyPollMs = 50;               // deadline checks while work runs
 constexpr int kIdlePollMs = 10'000;           // send() and stop() wake us anyway
-constexpr int kEpollBatch = 256;              // ready sockets taken per wait
 // Our own deadline trails curl's timeout a little, so that curl's more
 // precise message wins whenever curl is timing the transfer itself.
 constexpr int64_t kDeadlineGraceMs = 100;
@@ -330,17 +322,7 @@ class CurlTransport final : public Transport {
     init_curl_once();
     multi_ = curl_multi_init();
     if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
-    epoll_ = epoll_create1(EPOLL_CLOEXEC);
-    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (epoll_ < 0 || wake_fd_ < 0) throw std::runtime_error("epoll or eventfd: " + std::string(strerror(errno)));
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = wake_fd_;
-    if (epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) throw std::runtime_error("epoll_ctl wake-up");
-    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlTransport::on_socket);
-    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlTransport::on_timer);
-    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+    events_ = std::make_unique<CurlEpoll>(multi_);
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options_.max_connections_per_host));
     curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(options_.max_connections_total));
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_connections_total));
@@ -355,9 +337,8 @@ class CurlTransport final : public Transport {
   ~CurlTransport() override {
     stop();
     for (CURL* e : idle_) curl_easy_cleanup(e);
-    curl_multi_cleanup(multi_);  // its socket callbacks still use epoll_
-    close(wake_fd_);
-    close(epoll_);
+    curl_multi_cleanup(multi_);  // its socket callbacks still use events_
+    events_.reset();
   }
 
   void send(OutgoingRequest request, Callback done) override {
@@ -374,7 +355,7 @@ class CurlTransport final : public Transport {
         queue_.push_back(Queued{std::move(request), std::move(done), now});
         // A queue that was not empty has its wake-up sent already (the loop
         // empties the queue under this lock before it runs it).
-        if (queue_.size() == 1) wake();
+        if (queue_.size() == 1) events_->wake();
         return;
       }
     }
@@ -394,7 +375,7 @@ class CurlTransport final : public Transport {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
-    wake();
+    events_->wake();
     // Called from a callback: the loop ends once that callback returns.
     if (std::this_thread::get_id() == loop_thread_id_) return;
     std::lock_guard lock(join_mu_);
@@ -423,11 +404,7 @@ class CurlTransport final : public Transport {
       }
       for (auto& q : incoming) start(std::move(q));
       int64_t now = steady_ms();
-      if (timer_at_ms_ >= 0 && now >= timer_at_ms_) {
-        timer_at_ms_ = -1;  // curl sets it again from inside, when it wants one
-        int running = 0;
-        curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
-      }
+      events_->run_timer_if_due(now);
       reap_finished();
       if (now >= next_expiry_check_ms_) {
         expire_overdue();
@@ -440,57 +417,11 @@ class CurlTransport final : public Transport {
     end_pass();
   }
 
-  // Waits until a socket is ready, curl's timer or a deadline check is due,
-  // or send()/stop() wake us, and hands curl the ready sockets.
+  // Waits until a socket is ready, a deadline check is due, or send() or
+  // stop() wake us, and hands curl the ready sockets.
   void wait_for_sockets() {
     int64_t now = steady_ms();
-    int64_t wait = active_.empty() ? kIdlePollMs : std::max<int64_t>(0, next_expiry_check_ms_ - now);
-    if (timer_at_ms_ >= 0) wait = std::min(wait, std::max<int64_t>(0, timer_at_ms_ - now));
-    epoll_event events[kEpollBatch];
-    int n = epoll_wait(epoll_, events, kEpollBatch, static_cast<int>(wait));
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.fd == wake_fd_) {
-        uint64_t count;
-        while (read(wake_fd_, &count, sizeof count) > 0) {
-        }
-        continue;
-      }
-      int mask = 0;
-      if (events[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
-      if (events[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
-      if (events[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
-      int running = 0;
-      curl_multi_socket_action(multi_, events[i].data.fd, mask, &running);
-    }
-  }
-
-  void wake() {
-    uint64_t one = 1;
-    [[maybe_unused]] ssize_t w = write(wake_fd_, &one, sizeof one);  // full: a wake-up is pending anyway
-  }
-
-  // curl says which sockets to watch, for what (CURLMOPT_SOCKETFUNCTION).
-  static int on_socket(CURL*, curl_socket_t fd, int what, void* self_p, void*) {
-    auto* self = static_cast<CurlTransport*>(self_p);
-    if (what == CURL_POLL_REMOVE) {
-      epoll_ctl(self->epoll_, EPOLL_CTL_DEL, fd, nullptr);
-      return 0;
-    }
-    epoll_event ev{};
-    ev.data.fd = fd;
-    if (what & CURL_POLL_IN) ev.events |= EPOLLIN;
-    if (what & CURL_POLL_OUT) ev.events |= EPOLLOUT;
-    if (epoll_ctl(self->epoll_, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT) {
-      epoll_ctl(self->epoll_, EPOLL_CTL_ADD, fd, &ev);
-    }
-    return 0;
-  }
-
-  // curl's one timer (CURLMOPT_TIMERFUNCTION): -1 deletes it.
-  static int on_timer(CURLM*, long timeout_ms, void* self_p) {
-    auto* self = static_cast<CurlTransport*>(self_p);
-    self->timer_at_ms_ = timeout_ms < 0 ? -1 : steady_ms() + timeout_ms;
-    return 0;
+    events_->wait(active_.empty() ? kIdlePollMs : std::max<int64_t>(0, next_expiry_check_ms_ - now));
   }
 
   void end_pass() {
@@ -635,11 +566,9 @@ class CurlTransport final : public Transport {
   std::deque<Queued> queue_;
   bool stopping_ = false;
 
-  int epoll_ = -1;
-  int wake_fd_ = -1;  // an eventfd in epoll_: send() and stop() write it
+  std::unique_ptr<CurlEpoll> events_;  // wake() from any thread, the rest on the loop thread
 
   // Loop thread only.
-  int64_t timer_at_ms_ = -1;           // when curl wants CURL_SOCKET_TIMEOUT; -1: never
   int64_t next_expiry_check_ms_ = 0;   // expire_overdue's next run
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> active_;
   std::function<void()> pass_hook_;

@@ -67,18 +67,16 @@ struct ClaimRequest {
   std::string owner;           // this node's id
   int64_t lease_ms = 60'000;   // must outlive the longest attempt
   int max_batches = 64;        // room left under the global in-flight bound
-  int per_webhook_in_flight = 4;   // bound on one webhook's batches in flight
-  // Webhooks whose bound differs from per_webhook_in_flight (the delivery loop
-  // claims ahead for webhooks that answer fast).
-  std::unordered_map<std::string, int> webhook_limits;
+  // Bound on one webhook's batches in flight, where `shares` and `hanging`
+  // (below) say nothing of it.
+  int per_webhook_in_flight = 4;
   int limit_for(const std::string& webhook_id) const {
     if (hanging.contains(webhook_id)) return 1;
     if (shares) {
       auto it = shares->limits.find(webhook_id);
       if (it != shares->limits.end()) return it->second;
     }
-    auto it = webhook_limits.find(webhook_id);
-    return it == webhook_limits.end() ? per_webhook_in_flight : it->second;
+    return per_webhook_in_flight;
   }
   size_t max_batch_bytes = 1 << 20;  // caps every webhook's batch_max_bytes (domain/batching.h)
   // Batches already in flight on this node, by webhook id.
