@@ -597,6 +597,30 @@ bool RequestLog::wait_for(const std::function<bool(const std::vector<ReceivedReq
   return cv_.wait_for(lock, timeout, [&] { return pred(requests_); });
 }
 
+namespace {
+std::atomic<int> hanging_now{0};
+std::atomic<int> hanging_most{0};
+
+// Holds the request until the receiver stops or the client closes the
+// connection (gave up on it), counted in hanging_now meanwhile.
+void hang_until_closed(int fd, const std::atomic<bool>& stopping) {
+  int now = ++hanging_now;
+  int most = hanging_most.load();
+  while (now > most && !hanging_most.compare_exchange_weak(most, now)) {
+  }
+  while (!stopping) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;
+  }
+  --hanging_now;
+}
+}  // namespace
+
+int Receiver::most_hanging_at_once() { return hanging_most.load(); }
+void Receiver::reset_most_hanging_at_once() { hanging_most = hanging_now.load(); }
+
 void Receiver::serve(int fd) {
   std::string buf;
   while (!stopping_) {
@@ -610,7 +634,7 @@ void Receiver::serve(int fd) {
     Reply reply = h ? h(req) : Reply{};
     log_.add(req);
     if (reply.hang) {
-      while (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      hang_until_closed(fd, stopping_);
       return;
     }
     if (reply.delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(reply.delay_ms));

@@ -187,6 +187,11 @@ class Receiver {
   void set_status(int status);
   std::vector<ReceivedRequest> requests() const { return log_.all(); }
   size_t count() const { return log_.size(); }
+  // Requests held by a reply that hangs, over every Receiver of the
+  // process: the most held at one time since the last reset (a held
+  // request ends when its client closes the connection).
+  static int most_hanging_at_once();
+  static void reset_most_hanging_at_once();
   // Waits until pred(requests) holds or timeout; returns whether it held.
   bool wait_for(const std::function<bool(const std::vector<ReceivedRequest>&)>& pred,
                 std::chrono::milliseconds timeout = std::chrono::seconds(20)) const {
