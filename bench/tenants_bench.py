@@ -96,13 +96,15 @@ class Hanging:
             s.close()
 
 
-def refusing_urls(n):
+def refusing_urls(n, keep):
+    """n loopback ports that refuse connections: bound, never listening, and
+    kept bound (in `keep`) for the run, so nothing else gets them."""
     urls = []
     for _ in range(n):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
+        keep.append(s)
         urls.append(f"http://127.0.0.1:{s.getsockname()[1]}/hook")
-        s.close()  # nobody listens there now
     return urls
 
 
@@ -208,6 +210,7 @@ def run_case(name, args, cluster):
         nodes = [Growhook(*timeout)]
     g = nodes[0]
     healthy = Healthy()
+    kept = []  # the refusing ports, bound until the case ends
     try:
         account, key = g.account()
         g.call("POST", "/v1/webhooks", {"name": "healthy", "url": healthy.url, "batch_max_events": 1}, token=key)
@@ -217,7 +220,7 @@ def run_case(name, args, cluster):
         if name == "hanging":
             other_accounts(g, hanging.urls, 4)
         elif name == "refusing":
-            other_accounts(g, refusing_urls(args.broken), 4)
+            other_accounts(g, refusing_urls(args.broken, kept), 4)
         elif name == "quiet":
             quiet = Healthy()
             other_accounts(g, [quiet.url] * args.quiet, 1)
@@ -253,6 +256,8 @@ def run_case(name, args, cluster):
             hanging.stop()
         if quiet:
             quiet.stop()
+        for s in kept:
+            s.close()
 
 
 def main():

@@ -36,7 +36,8 @@ if [ "${GROWHOOK_TEST_QUICK:-0}" != 1 ]; then
 fi
 # The unit and end-to-end tests again under ASan+UBSan (build-asan/) and
 # TSan (build-tsan/), the e2e tests on SQLite and on PostgreSQL: two more
-# builds and four more e2e runs. GROWHOOK_TEST_SANITIZE=1 adds them.
+# builds (server and unit tests; the e2e driver is build/'s) and four more
+# e2e runs. GROWHOOK_TEST_SANITIZE=1 adds them.
 if [ "${GROWHOOK_TEST_SANITIZE:-0}" = 1 ]; then
   scripts/sanitize.sh asan || status=1
   phase_done "asan+ubsan"

@@ -94,7 +94,13 @@ class TestDatabase {
   // keys: GROWHOOK_SECRETS_KEYS; "" for the defaults (SQLite: the data
   // folder's key file; PostgreSQL: kTestSecretsKeys).
   Result<OpenedStore> open(const std::string& keys = "") {
-    if (backend_ == Backend::kSqlite) return open_store({"", dir_, 8, keys});
+    if (backend_ == Backend::kSqlite) {
+      StoreConfig c;
+      c.data_dir = dir_;
+      c.pg_pool_size = 8;
+      c.secrets_keys = keys;
+      return open_store(c);
+    }
     return open_postgres_store(url_, 4, keys.empty() ? kTestSecretsKeys : keys);
   }
 

@@ -261,12 +261,8 @@ TEST(Delivery, RefusedConnectionAndTimeoutFailTheAttempt) {
     return r;
   });
   auto [account, key] = server.create_account();
-  int closed_port;
-  {
-    Receiver gone;
-    closed_port = gone.port();
-  }
-  auto refused = create_hook(server, key, "http://127.0.0.1:" + std::to_string(closed_port) + "/hook");
+  RefusingPort closed;
+  auto refused = create_hook(server, key, closed.url());
   auto slow = create_hook(server, key, hanging.url());
   ingest(server, account, event_body(1));
   ASSERT_TRUE(eventually([&] {

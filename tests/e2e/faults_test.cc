@@ -174,12 +174,8 @@ TEST(Faults, GoneIsTriedOnceAndDisablesTheWebhookWithAReason) {
 
 TEST(Faults, RefusedConnectionIsTriedFourTimesThenFailed) {
   Scene scene;
-  uint16_t closed_port;
-  {
-    Receiver gone;
-    closed_port = gone.port();
-  }
-  auto hook = scene.add_hooks("http://127.0.0.1:" + std::to_string(closed_port) + "/hook");
+  RefusingPort closed;
+  auto hook = scene.add_hooks(closed.url());
   scene.post("e-refused");
   scene.expect_healthy_first("e-refused", hook);
   expect_transport_failures(scene.wait_failed(hook), "refused");

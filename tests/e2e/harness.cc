@@ -191,6 +191,24 @@ class StoreEnvironment : public ::testing::Environment {
 
 }  // namespace
 
+RefusingPort::RefusingPort() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    throw std::runtime_error("refusing port: " + std::string(strerror(errno)));
+  port_ = ntohs(a.sin_port);
+}
+
+RefusingPort::~RefusingPort() { close(fd_); }
+
+const char* growhook_binary() {
+  const char* chosen = std::getenv("GROWHOOK_E2E_BINARY");
+  return chosen && *chosen ? chosen : GROWHOOK_BUILT_BINARY;
+}
+
 bool on_postgres() { return postgres_requested(); }
 
 std::string pg_cluster_url() { return postgres_requested() ? test_pg_cluster_url() : ""; }

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -51,6 +52,13 @@ struct HttpResult {
 HttpResult http(const std::string& method, const std::string& url, const std::string& body = "",
                 const std::string& bearer = "", const std::string& content_type = "application/json",
                 const std::vector<std::string>& extra_headers = {});
+
+// The growhook binary every test starts: GROWHOOK_E2E_BINARY when set
+// (scripts/sanitize.sh points it at its sanitized build, so that one build
+// of these tests drives every build of the server), else the binary built
+// beside these tests.
+const char* growhook_binary();
+#define GROWHOOK_BINARY (::e2e::growhook_binary())
 
 // Which store the Servers of this process use (see the top of this file).
 bool on_postgres();
@@ -173,6 +181,25 @@ class RequestLog {
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::vector<ReceivedRequest> requests_;
+};
+
+// A loopback port that refuses connections: bound, never listening, and
+// kept bound while this lives, so that no test running beside it (ctest runs
+// two at once) gets the port for a receiver of its own and the events sent
+// here. (A port bound and freed instead did that once: a healthy receiver of
+// the two-node tenants test got a refusing shop's 4 events.)
+class RefusingPort {
+ public:
+  RefusingPort();
+  ~RefusingPort();
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+  uint16_t port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+
+ private:
+  int fd_;
+  uint16_t port_ = 0;
 };
 
 // A loopback HTTP/1.1 receiver on 127.0.0.1 port 0. The handler decides each

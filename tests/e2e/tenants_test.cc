@@ -6,13 +6,6 @@
 // and on two PostgreSQL nodes.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -95,33 +88,6 @@ void beside_hanging_receivers(const std::vector<Server*>& nodes) {
   EXPECT_GT(received, 0u);
   EXPECT_LE(Receiver::most_hanging_at_once(), 16 * static_cast<int>(nodes.size()));
 }
-
-// A loopback port that refuses connections: bound, never listening, and
-// kept bound for the test, so that no test running beside it (ctest runs
-// two at once) gets the port for a receiver of its own and the events sent
-// here. (A port freed instead did that once: a healthy receiver of the
-// two-node test got a refusing shop's 4 events.)
-class RefusingPort {
- public:
-  RefusingPort() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      throw std::runtime_error("refusing port: " + std::string(strerror(errno)));
-    port_ = ntohs(a.sin_port);
-  }
-  ~RefusingPort() { close(fd_); }
-  RefusingPort(const RefusingPort&) = delete;
-  RefusingPort& operator=(const RefusingPort&) = delete;
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
-
- private:
-  int fd_;
-  uint16_t port_ = 0;
-};
 
 void beside_refusing_receivers(const std::vector<Server*>& nodes) {
   Server& s = *nodes[0];

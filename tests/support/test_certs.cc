@@ -71,9 +71,9 @@ void add_extension(X509* cert, X509* issuer, int nid, const std::string& value) 
   X509_EXTENSION_free(ext);
 }
 
-// A certificate for key, named cn, valid [now + from, now + to], signed by
-// issuer_key (issuer null: by key itself, self-signed).
-Cert new_cert(EVP_PKEY* key, const std::string& cn, long from, long to, X509* issuer, EVP_PKEY* issuer_key) {
+// A certificate for key, named cn, valid [now + from, now + to], issued by
+// issuer (null: by itself, self-signed); sign() signs it.
+Cert new_cert(EVP_PKEY* key, const std::string& cn, long from, long to, X509* issuer) {
   Cert c(X509_new());
   check(c != nullptr, "X509_new");
   X509_set_version(c.get(), 2);
@@ -99,7 +99,7 @@ void sign(X509* cert, EVP_PKEY* key) { check(X509_sign(cert, key, EVP_sha256()) 
 
 Pem make_ca(const std::string& common_name) {
   Key key = new_key();
-  Cert c = new_cert(key.get(), common_name, -3600, 365L * 86400, nullptr, nullptr);
+  Cert c = new_cert(key.get(), common_name, -3600, 365L * 86400, nullptr);
   add_extension(c.get(), c.get(), NID_basic_constraints, "critical,CA:TRUE");
   add_extension(c.get(), c.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
   add_extension(c.get(), c.get(), NID_subject_key_identifier, "hash");
@@ -111,8 +111,7 @@ Pem make_server(const ServerSpec& spec, const Pem* issuer) {
   Key key = new_key();
   Cert issuer_cert = issuer ? read_cert(issuer->cert) : nullptr;
   Key issuer_key = issuer ? read_key(issuer->key) : nullptr;
-  Cert c = new_cert(key.get(), spec.common_name, spec.not_before_s, spec.not_after_s, issuer_cert.get(),
-                    issuer_key.get());
+  Cert c = new_cert(key.get(), spec.common_name, spec.not_before_s, spec.not_after_s, issuer_cert.get());
   X509* signer = issuer ? issuer_cert.get() : c.get();
   std::string names;
   for (const auto& d : spec.dns_names) names += (names.empty() ? "DNS:" : ",DNS:") + d;
