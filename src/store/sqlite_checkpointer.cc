@@ -36,15 +36,33 @@ Checkpointer::~Checkpointer() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool Checkpointer::pages_since_last(int frames, int pages) {
+  int last = last_log_.load(std::memory_order_relaxed);
+  if (frames < last) {
+    // The WAL was restarted (rewound to its start) since: count from there.
+    last = 0;
+    last_log_.store(0, std::memory_order_relaxed);
+  }
+  return frames - last >= pages;
+}
+
 // On the writer's thread, after each commit, with the WAL's size in frames.
+// What counts is the frames written since the last checkpoint, not the size:
+// a WAL that readers keep from being restarted stays above `pages` for long
+// stretches, and waking at each commit then checkpointed 150 times a second
+// at 500 commits a second (two fdatasyncs each: 0.25 ms of CPU an event).
 int Checkpointer::on_commit(void* self, sqlite3* db, const char* name, int frames) {
   auto* c = static_cast<Checkpointer*>(self);
-  if (frames >= c->options_.force_pages) {
+  if (c->pages_since_last(frames, c->options_.force_pages)) {
     // Behind: do it here, as SQLite's own checkpoint would have.
-    if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) == SQLITE_OK) c->forced_++;
+    int log = 0;
+    if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, nullptr) == SQLITE_OK) {
+      c->forced_++;
+      c->last_log_.store(log, std::memory_order_relaxed);
+    }
     return SQLITE_OK;
   }
-  if (frames >= c->options_.pages) {
+  if (c->pages_since_last(frames, c->options_.pages)) {
     bool wake;
     {
       std::lock_guard lock(c->mu_);
@@ -63,9 +81,11 @@ void Checkpointer::run() {
     if (stopping_) return;
     wanted_ = false;
     lock.unlock();
-    int rc = sqlite3_wal_checkpoint_v2(own_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    int log = 0;
+    int rc = sqlite3_wal_checkpoint_v2(own_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, nullptr);
     if (rc == SQLITE_OK) {
       background_++;
+      last_log_.store(log, std::memory_order_relaxed);
     } else if (rc != SQLITE_BUSY) {
       spdlog::warn("msg=\"WAL checkpoint failed; the WAL grows until one succeeds\" error=\"{}\"",
                    sqlite3_errmsg(own_->raw()));

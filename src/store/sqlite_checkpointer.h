@@ -5,8 +5,9 @@
 // syncs it, and the thread that made it (the delivery loop, the ingestion
 // committer) waits. Here commits only append to the WAL: the writer's WAL
 // hook wakes a thread of our own, which checkpoints (PASSIVE: it never blocks
-// the writer or the readers) on a connection of its own. If that thread falls
-// behind, a commit that finds the WAL at force_pages checkpoints itself, as
+// the writer or the readers) on a connection of its own, once `pages` frames
+// were written since the last checkpoint. If that thread falls behind, a
+// commit that finds force_pages frames written since checkpoints itself, as
 // before, so the WAL stays bounded.
 #pragma once
 
@@ -25,9 +26,11 @@ namespace growhook::sqlite {
 
 class Db;
 
+// Both counted in WAL frames written since the last checkpoint (or since the
+// WAL was restarted), not in the WAL's size.
 struct CheckpointOptions {
-  int pages = 4'000;         // WAL frames that wake the checkpoint thread
-  int force_pages = 16'000;  // WAL frames at which the writer checkpoints itself
+  int pages = 4'000;         // frames that wake the checkpoint thread
+  int force_pages = 16'000;  // frames at which the writer checkpoints itself
 };
 
 class Checkpointer {
@@ -49,6 +52,9 @@ class Checkpointer {
  private:
   Checkpointer(std::unique_ptr<Db> own, sqlite3* writer, CheckpointOptions options);
   static int on_commit(void* self, sqlite3* db, const char* name, int frames);
+  // Whether `pages` frames were written since the last checkpoint, given the
+  // WAL's size in frames now.
+  bool pages_since_last(int frames, int pages);
   void run();
 
   std::unique_ptr<Db> own_;
@@ -58,6 +64,9 @@ class Checkpointer {
   std::condition_variable cv_;
   bool wanted_ = false;
   bool stopping_ = false;
+  // The WAL's size in frames when the last checkpoint ran (set by whichever
+  // thread made it; 0 after a restart of the WAL).
+  std::atomic<int> last_log_{0};
   std::atomic<uint64_t> background_{0};
   std::atomic<uint64_t> forced_{0};
   std::thread thread_;

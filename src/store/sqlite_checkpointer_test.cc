@@ -68,6 +68,35 @@ TEST_F(CheckpointerTest, AWriterThatFindsTheWalFullCheckpointsItselfAndTheWalSta
   EXPECT_LT(wal_bytes(), 64u * (4096 + 24));
 }
 
+TEST_F(CheckpointerTest, AWalThatCannotRestartIsCheckpointedOncePerPagesWrittenNotAtEveryCommit) {
+  // A reader with a transaction open keeps the WAL from being restarted, so
+  // its size stays above `pages` from the first checkpoint on. Waking at each
+  // commit then (as this did) checkpointed at nearly every commit.
+  auto c = Checkpointer::start(path_, writer_->raw(), {.pages = 40, .force_pages = 1'000'000});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  auto reader = Db::open(path_, true);
+  ASSERT_TRUE(reader.ok()) << reader.error().message;
+  commit_rows(50);
+  ASSERT_TRUE((*reader)->exec("BEGIN").ok());
+  ASSERT_TRUE((*reader)->exec("SELECT count(*) FROM t").ok());
+  const uintmax_t frame = 4096 + 24;
+  const uintmax_t frames_before = wal_bytes() / frame;
+  const uint64_t before = (*c)->background_checkpoints();
+  for (int i = 0; i < 200; ++i) {
+    commit_rows(1);
+    // Let the thread keep up, as it does between commits in a server.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const uintmax_t written = wal_bytes() / frame - frames_before;
+  ASSERT_GE(written, 200u);  // at least a frame a commit
+  // One checkpoint per 40 frames written, and one more for the rounding:
+  // far fewer than the 200 commits.
+  const uint64_t made = (*c)->background_checkpoints() - before;
+  EXPECT_LE(made, written / 40 + 1);
+  EXPECT_GT(made, 0u);
+  ASSERT_TRUE((*reader)->exec("COMMIT").ok());
+}
+
 TEST_F(CheckpointerTest, OnceItStopsSqlitesOwnCheckpointTakesOver) {
   {
     auto c = Checkpointer::start(path_, writer_->raw(), {.pages = 20, .force_pages = 1'000'000});
