@@ -33,7 +33,8 @@ void DeliveryEngine::start() {
   wake_per_pass_ = transport_.set_pass_hook([this] {
     {
       std::lock_guard lock(mu_);
-      if (!woken_) return;
+      if (!woken_ && !deferral_begun_) return;
+      deferral_begun_ = false;
     }
     cv_.notify_all();
   });
@@ -108,6 +109,7 @@ void DeliveryEngine::turn() {
     woken_ = false;
     outcomes.assign(std::make_move_iterator(done_.begin()), std::make_move_iterator(done_.end()));
     done_.clear();
+    deferred_since_mono_ms_ = -1;
     // Claimed and not finished: in flight, or ready for a slot.
     req.in_flight = in_flight_;
     for (const auto& [id, q] : ready_) req.in_flight[id] += static_cast<int>(q.size());
@@ -132,6 +134,10 @@ void DeliveryEngine::turn() {
     for (auto it = outcomes.rbegin(); it != outcomes.rend(); ++it) done_.push_front(std::move(*it));
   };
   if (req.max_batches <= 0) {
+    {
+      std::lock_guard lock(mu_);
+      last_claim_full_ = true;
+    }
     if (outcomes.empty()) return;
     if (auto s = queue_.record_outcomes(outcomes); !s.ok()) keep(s.error(), "recording attempts failed");
     return;
@@ -148,6 +154,10 @@ void DeliveryEngine::turn() {
     return;
   }
   last_turn_ok_ = true;
+  {
+    std::lock_guard lock(mu_);
+    last_claim_full_ = static_cast<int>(claims->size()) >= req.max_batches;
+  }
   queue_claims(std::move(*claims));
 }
 
@@ -246,13 +256,30 @@ void DeliveryEngine::on_result(ClaimedBatch& claim, int64_t started_ms, Transpor
   o.health = options_.health;
   count_attempt(claim, r, d, now);
   std::vector<Ready> next;
+  bool wake = true;
   {
     std::lock_guard lock(mu_);
+    const int64_t mono = clock_.mono_ms();
+    // Room for one more beside this request: the last claim was not held
+    // back by this webhook's limit or lane, so no turn is needed to claim
+    // what it left (record_delay_ms).
+    const bool defer = options_.record_delay_ms > 0 && std::holds_alternative<Delivered>(d) && !last_claim_full_ &&
+                       ready_total_ == 0 && done_.size() < 64 && fair_.may_send(claim.webhook.id, mono);
     done_.push_back(std::move(o));
     if (--in_flight_[claim.webhook.id] <= 0) in_flight_.erase(claim.webhook.id);
     in_flight_total_--;
-    woken_ = true;
-    fair_.on_answer(claim.webhook.id, r, clock_.mono_ms());
+    if (defer) {
+      // The sleeping loop shortens its sleep to the delay (one notify, no
+      // turn); a turn for another reason records this too.
+      wake = deferred_since_mono_ms_ < 0;
+      if (wake) {
+        deferred_since_mono_ms_ = mono;
+        deferral_begun_ = true;
+      }
+    } else {
+      woken_ = true;
+    }
+    fair_.on_answer(claim.webhook.id, r, mono);
     if (auto* failed = std::get_if<Failed>(&d); failed && failed->disable_webhook) {
       // 410 Gone: nothing more goes there. The batches that were ready keep
       // their leases until they end, and wait for the webhook to be enabled.
@@ -264,7 +291,7 @@ void DeliveryEngine::on_result(ClaimedBatch& claim, int64_t started_ms, Transpor
     // The freed slot takes a batch that is ready, without waiting for a turn.
     if (ready_total_ > 0) take_sendable_locked(claim.webhook.id, next);
   }
-  if (!wake_per_pass_) cv_.notify_all();
+  if (wake && !wake_per_pass_) cv_.notify_all();
   for (auto& n : next) send(std::move(n));
 }
 
@@ -317,8 +344,19 @@ void DeliveryEngine::sleep_until_work() {
   // A due time in the past means a due batch waits for its webhook's slot:
   // a completion wakes us then, so the idle poll is enough.
   if (due_ && *due_ > clock_.now_ms()) wait_ms = std::min<int64_t>(*due_ - clock_.now_ms(), wait_ms);
+  wait_ms = std::max<int64_t>(wait_ms, 1);
+  // Outcomes left for a later turn shorten the sleep to their delay; one
+  // left while asleep wakes the wait to shorten it.
   std::unique_lock lock(mu_);
-  clock_.wait_for(lock, cv_, std::max<int64_t>(wait_ms, 1), [&] { return woken_ || stopping_; });
+  const int64_t until = clock_.mono_ms() + wait_ms;
+  while (!woken_ && !stopping_) {
+    int64_t end = until;
+    if (deferred_since_mono_ms_ >= 0) end = std::min(end, deferred_since_mono_ms_ + options_.record_delay_ms);
+    const int64_t left = end - clock_.mono_ms();
+    if (left <= 0) return;
+    const int64_t seen = deferred_since_mono_ms_;
+    clock_.wait_for(lock, cv_, left, [&] { return woken_ || stopping_ || deferred_since_mono_ms_ != seen; });
+  }
 }
 
 }  // namespace growhook

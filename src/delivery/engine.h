@@ -62,6 +62,14 @@ struct DeliveryOptions {
   // longest attempt, so it is longer than timeouts.total_ms (serve checks).
   // 0: default_lease_ms(timeouts).
   int64_t lease_ms = 0;
+  // An answer that needs no claim (its webhook had room for more, so the
+  // last claim left none of its work behind; that claim took fewer batches
+  // than it could; nothing is ready) is recorded with the next turn that
+  // happens anyway (new events, another answer), or after this long. One
+  // event at a time, its outcome then shares the next claim's transaction
+  // instead of a turn of its own (issue 12). Until recorded, its lease
+  // holds. 0: every answer turns the loop at once.
+  int64_t record_delay_ms = 0;
   int64_t idle_poll_ms = 1'000;      // a turn at least this often, even with nothing to do
   int64_t store_retry_ms = 500;      // wait after a store error
   uint64_t seed = 0;                 // 0: from the random device
@@ -133,6 +141,11 @@ class DeliveryEngine {
   bool woken_ = true;
   bool stopping_ = false;
   std::deque<AttemptOutcome> done_;
+  // Since when (mono) done_ holds outcomes left for a later turn
+  // (record_delay_ms); -1: none.
+  int64_t deferred_since_mono_ms_ = -1;
+  bool deferral_begun_ = false;  // the pass hook wakes the sleeping loop to shorten its sleep
+  bool last_claim_full_ = true;  // the last turn claimed all it asked for
   bool wake_per_pass_ = false;  // the transport wakes us after each pass of callbacks
   std::unordered_map<std::string, int> in_flight_;  // by webhook id
   int in_flight_total_ = 0;

@@ -152,6 +152,7 @@ class EngineTest : public ::testing::Test {
     o.ready_ahead = ready_ahead;
     o.owner = "test";
     o.idle_poll_ms = 5;
+    o.record_delay_ms = record_delay_ms_;
     o.retry.jitter = 0;  // exact schedule
     o.seed = 1;
     const int64_t waits = clock_.waits_begun();
@@ -199,6 +200,7 @@ class EngineTest : public ::testing::Test {
   }
 
   int max_in_flight_ = 256;
+  int64_t record_delay_ms_ = 0;
   FakeClock clock_;
   Metrics metrics_;
   FakeTransport transport_;
@@ -405,6 +407,62 @@ TEST_F(EngineTest, HangingWebhooksLeaveTheFastOneItsSlots) {
   }
   EXPECT_EQ(transport.answered(), 31u) << "every event reached the fast webhook";
   EXPECT_EQ(transport.in_flight(), 4) << "the webhooks that never answered hold half of max_in_flight";
+}
+
+}  // namespace
+}  // namespace growhook
+
+namespace growhook {
+namespace {
+
+// record_delay_ms: a delivered batch whose webhook had room is recorded with
+// the next turn that happens anyway, or once the delay has passed; one at
+// its limit is recorded at once, since the turn that records it claims what
+// its limit held back.
+TEST_F(EngineTest, ADeliveredBatchWithRoomIsRecordedWithTheNextClaimOrAfterTheDelay) {
+  record_delay_ms_ = 50;
+  max_in_flight_ = 8;
+  one_event_batches();
+  start_engine(&held_, 4, 0);
+  // A new webhook gets 1 request at a time (slow start): at its limit, the
+  // first answer is recorded at once, and its fast 2xx makes the limit 2.
+  ingest("w");
+  settled([&] { engine_->wake(); });
+  settled([&] { held_.answer(200); });
+  ASSERT_EQ(batches(BatchState::kDelivered).size(), 1u);
+  ingest("a");
+  settled([&] { engine_->wake(); });
+  ASSERT_EQ(held_.sent(), 2u);
+  // Answered with room for a second request: not recorded yet, its lease
+  // holds.
+  settled([&] { held_.answer(200); });
+  EXPECT_EQ(batches(BatchState::kDelivered).size(), 1u);
+  // The next event's turn records it and claims the new batch.
+  ingest("b");
+  settled([&] { engine_->wake(); });
+  EXPECT_EQ(batches(BatchState::kDelivered).size(), 2u);
+  ASSERT_EQ(held_.sent(), 3u);
+  // Nothing else comes: recorded once the delay has passed.
+  settled([&] { held_.answer(200); });
+  EXPECT_EQ(batches(BatchState::kDelivered).size(), 2u);
+  advance(50);
+  EXPECT_EQ(batches(BatchState::kDelivered).size(), 3u);
+}
+
+TEST_F(EngineTest, ADeliveredBatchOfAWebhookAtItsLimitIsRecordedAtOnce) {
+  record_delay_ms_ = 50;
+  one_event_batches();
+  ingest("a");
+  ingest("b");
+  start_engine(&held_, 1, 0);  // one request at a time: b waits for a
+  ASSERT_EQ(held_.sent(), 1u);
+  settled([&] { held_.answer(200); });
+  EXPECT_EQ(batches(BatchState::kDelivered).size(), 1u);
+  EXPECT_EQ(held_.sent(), 2u);
+  // A failure is recorded at once too (its retry is scheduled by it).
+  settled([&] { held_.answer(500); });
+  EXPECT_EQ(batches(BatchState::kPending).size(), 1u);
+  EXPECT_EQ(batches(BatchState::kPending)[0].cycle_attempts, 1);
 }
 
 }  // namespace
