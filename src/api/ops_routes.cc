@@ -44,6 +44,14 @@ Response App::metrics() {
     out += "growhook_webhooks{health=\"disabled\"} " + std::to_string(c->disabled_webhooks) + "\n";
     gauge("growhook_ingest_queue", "Ingestion requests waiting for the group commit.",
           static_cast<int64_t>(committer_.queued()));
+    if (c->wal_checkpoints_background && c->wal_checkpoints_forced) {
+      out += "# HELP growhook_sqlite_wal_checkpoints_total WAL checkpoints, by the checkpoint thread or by a "
+             "writer that found it behind.\n# TYPE growhook_sqlite_wal_checkpoints_total counter\n";
+      out += "growhook_sqlite_wal_checkpoints_total{by=\"thread\"} " + std::to_string(*c->wal_checkpoints_background) +
+             "\n";
+      out += "growhook_sqlite_wal_checkpoints_total{by=\"writer\"} " + std::to_string(*c->wal_checkpoints_forced) +
+             "\n";
+    }
   });
   return r;
 }

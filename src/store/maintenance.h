@@ -20,6 +20,10 @@ struct StoreCounts {
   int64_t pending_events = 0;      // events not yet in a batch, over all webhooks
   int64_t failing_webhooks = 0;    // enabled and failing (domain/health.h)
   int64_t disabled_webhooks = 0;   // by their owner or by the service
+  // SQLite only: WAL checkpoints since the start, by the checkpoint thread
+  // and by writers that found it behind (store/sqlite_checkpointer.h).
+  std::optional<uint64_t> wal_checkpoints_background;
+  std::optional<uint64_t> wal_checkpoints_forced;
 };
 
 class Maintenance {

@@ -378,7 +378,12 @@ class SqliteStore final : public Store {
   }
 
   Result<StoreCounts> counts() override {
-    return read([&](Db& db) { return sqlite::counts(db); });
+    auto c = read([&](Db& db) { return sqlite::counts(db); });
+    if (c.ok() && checkpointer_) {
+      c->wal_checkpoints_background = checkpointer_->background_checkpoints();
+      c->wal_checkpoints_forced = checkpointer_->forced_checkpoints();
+    }
+    return c;
   }
 
   Status ping() override {

@@ -22,6 +22,11 @@ TEST_F(ApiTest, HealthAndReadiness) {
   auto m = http("GET", server.base() + "/metrics");
   EXPECT_EQ(m.status, 200);
   EXPECT_NE(m.body.find("growhook_events_ingested_total"), std::string::npos);
+  // SQLite's WAL checkpoints, by whom (store/sqlite_checkpointer.h).
+  const bool on_sqlite = !on_postgres();
+  EXPECT_EQ(m.body.find("growhook_sqlite_wal_checkpoints_total{by=\"thread\"}") != std::string::npos, on_sqlite)
+      << m.body;
+  EXPECT_EQ(m.body.find("growhook_sqlite_wal_checkpoints_total{by=\"writer\"}") != std::string::npos, on_sqlite);
 }
 
 TEST_F(ApiTest, PlatformRoutesNeedThePlatformToken) {
