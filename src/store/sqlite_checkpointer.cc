@@ -36,14 +36,14 @@ Checkpointer::~Checkpointer() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool Checkpointer::pages_since_last(int frames, int pages) {
+int Checkpointer::frames_since_last(int frames) {
   int last = last_log_.load(std::memory_order_relaxed);
   if (frames < last) {
     // The WAL was restarted (rewound to its start) since: count from there.
     last = 0;
     last_log_.store(0, std::memory_order_relaxed);
   }
-  return frames - last >= pages;
+  return frames - last;
 }
 
 // On the writer's thread, after each commit, with the WAL's size in frames.
@@ -53,7 +53,8 @@ bool Checkpointer::pages_since_last(int frames, int pages) {
 // at 500 commits a second (two fdatasyncs each: 0.25 ms of CPU an event).
 int Checkpointer::on_commit(void* self, sqlite3* db, const char* name, int frames) {
   auto* c = static_cast<Checkpointer*>(self);
-  if (c->pages_since_last(frames, c->options_.force_pages)) {
+  const int written = c->frames_since_last(frames);
+  if (written >= c->options_.force_pages) {
     // Behind: do it here, as SQLite's own checkpoint would have.
     int log = 0;
     if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, nullptr) == SQLITE_OK) {
@@ -62,7 +63,7 @@ int Checkpointer::on_commit(void* self, sqlite3* db, const char* name, int frame
     }
     return SQLITE_OK;
   }
-  if (c->pages_since_last(frames, c->options_.pages)) {
+  if (written >= c->options_.pages) {
     bool wake;
     {
       std::lock_guard lock(c->mu_);

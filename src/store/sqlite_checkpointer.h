@@ -52,9 +52,9 @@ class Checkpointer {
  private:
   Checkpointer(std::unique_ptr<Db> own, sqlite3* writer, CheckpointOptions options);
   static int on_commit(void* self, sqlite3* db, const char* name, int frames);
-  // Whether `pages` frames were written since the last checkpoint, given the
-  // WAL's size in frames now.
-  bool pages_since_last(int frames, int pages);
+  // The frames written since the last checkpoint, given the WAL's size in
+  // frames now.
+  int frames_since_last(int frames);
   void run();
 
   std::unique_ptr<Db> own_;
