@@ -26,6 +26,7 @@
 
 #include "common/ids.h"
 #include "domain/event.h"
+#include "raw_events.h"
 
 namespace {
 
@@ -91,17 +92,12 @@ int main(int argc, char** argv) {
 
   sqlite3* db = nullptr;
   if (sqlite3_open((dir + "/floor.db").c_str(), &db) != SQLITE_OK ||
-      !ok(db,
-          "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=4000;"
-          "CREATE TABLE events(seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, id TEXT NOT NULL,"
-          " type INTEGER NOT NULL, occurred_at INTEGER NOT NULL, created_at INTEGER NOT NULL, body TEXT NOT NULL);"
-          "CREATE UNIQUE INDEX events_by_account_id ON events(account_id, id);"
-          "CREATE INDEX events_by_account_seq ON events(account_id, seq);")) {
+      !ok(db, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=4000;") ||
+      !ok(db, growhook::bench::kRawEventsSchema)) {
     return 1;
   }
   sqlite3_stmt* ins = nullptr;
-  sqlite3_prepare_v2(db, "INSERT INTO events(account_id, id, type, occurred_at, created_at, body) VALUES(?,?,?,?,?,?)",
-                     -1, &ins, nullptr);
+  sqlite3_prepare_v2(db, growhook::bench::kRawEventsInsert, -1, &ins, nullptr);
   const std::string account = "acc_0190f3a2b4c5d6e7f8a9b0c1";
   const std::string data = growhook::sample_contact_json();
   long seq = 0;
@@ -111,12 +107,7 @@ int main(int argc, char** argv) {
       std::string id = growhook::new_id("evt", 1'700'000'000'000 + seq++);
       std::string body = growhook::event_json(id, growhook::EventType::kSubscribed, "2024-09-26T00:08:18.161Z", data);
       if (!ok(db, "BEGIN IMMEDIATE")) std::exit(1);
-      sqlite3_bind_text(ins, 1, account.c_str(), -1, SQLITE_STATIC);
-      sqlite3_bind_text(ins, 2, id.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int(ins, 3, 1);
-      sqlite3_bind_int64(ins, 4, 1727309298161);
-      sqlite3_bind_int64(ins, 5, 1727309298161);
-      sqlite3_bind_text(ins, 6, body.c_str(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
+      growhook::bench::bind_raw_event(ins, account, id, body);
       if (sqlite3_step(ins) != SQLITE_DONE) {
         std::fprintf(stderr, "commit_floor: insert: %s\n", sqlite3_errmsg(db));
         std::exit(1);

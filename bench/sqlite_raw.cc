@@ -17,6 +17,7 @@
 
 #include "common/ids.h"
 #include "domain/event.h"
+#include "raw_events.h"
 
 int main(int argc, char** argv) {
   std::string dir = argc > 1 ? argv[1] : "/tmp/growhook-raw";
@@ -25,18 +26,11 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   sqlite3* db = nullptr;
   sqlite3_open((dir + "/raw.db").c_str(), &db);
-  sqlite3_exec(db,
-               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=4000;"
-               "CREATE TABLE events(seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, id TEXT NOT NULL,"
-               " type INTEGER NOT NULL, occurred_at INTEGER NOT NULL, created_at INTEGER NOT NULL, body TEXT NOT NULL);"
-               "CREATE UNIQUE INDEX events_by_account_id ON events(account_id, id);"
-               "CREATE INDEX events_by_account_seq ON events(account_id, seq);",
-               nullptr, nullptr, nullptr);
+  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=4000;", nullptr,
+               nullptr, nullptr);
+  sqlite3_exec(db, growhook::bench::kRawEventsSchema, nullptr, nullptr, nullptr);
   sqlite3_stmt* ins = nullptr;
-  sqlite3_prepare_v2(db,
-                     "INSERT INTO events(account_id, id, type, occurred_at, created_at, body) VALUES(?,?,?,?,?,?) "
-                     "ON CONFLICT(account_id, id) DO NOTHING",
-                     -1, &ins, nullptr);
+  sqlite3_prepare_v2(db, growhook::bench::kRawEventsInsert, -1, &ins, nullptr);
   const std::string account = "acc_0190f3a2b4c5d6e7f8a9b0c1";
   auto start = std::chrono::steady_clock::now();
   long rows = 0;
@@ -57,12 +51,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 1000; ++i) {
       std::string id = growhook::new_id("evt", 1'700'000'000'000 + rows);
       std::string body = growhook::event_json(id, growhook::EventType::kSubscribed, "2024-09-26T00:08:18.161Z", data);
-      sqlite3_bind_text(ins, 1, account.c_str(), -1, SQLITE_STATIC);
-      sqlite3_bind_text(ins, 2, id.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int(ins, 3, 1);
-      sqlite3_bind_int64(ins, 4, 1727309298161);
-      sqlite3_bind_int64(ins, 5, 1727309298161);
-      sqlite3_bind_text(ins, 6, body.c_str(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
+      growhook::bench::bind_raw_event(ins, account, id, body);
       sqlite3_step(ins);
       sqlite3_reset(ins);
       ++rows;
